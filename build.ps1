@@ -1,0 +1,6 @@
+# Usage: ./build.ps1 [--target=Native|Generate|Build|Test|Bench|Pack|Run] [other Cake arguments]
+$ErrorActionPreference = 'Stop'
+Set-Location $PSScriptRoot
+dotnet tool restore | Out-Null
+dotnet cake build/build.cake @args
+exit $LASTEXITCODE

@@ -1,0 +1,84 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+
+namespace PjSharp.Interop;
+
+/// <summary>The pjsharp_* shim in libpjsharp (native/src): what P/Invoke cannot reach in pjproject.</summary>
+public static unsafe partial class PjSharpNative
+{
+    public const uint ModuleRxRequest = 1;
+    public const uint ModuleRxResponse = 2;
+    public const uint ModuleTxRequest = 4;
+    public const uint ModuleTxResponse = 8;
+    public const uint ModuleTsxState = 16;
+
+    [StructLayout(LayoutKind.Sequential)]
+    public struct ModuleDispatch
+    {
+        public delegate* unmanaged[Cdecl]<void*, pjsip_rx_data*, int> OnRxRequest;
+        public delegate* unmanaged[Cdecl]<void*, pjsip_rx_data*, int> OnRxResponse;
+        public delegate* unmanaged[Cdecl]<void*, pjsip_tx_data*, int> OnTxRequest;
+        public delegate* unmanaged[Cdecl]<void*, pjsip_tx_data*, int> OnTxResponse;
+        public delegate* unmanaged[Cdecl]<void*, pjsip_transaction*, pjsip_event*, void> OnTsxState;
+    }
+
+    [StructLayout(LayoutKind.Sequential)]
+    public struct LayoutEntry
+    {
+        public byte* Type;
+        public byte* Member;
+        public nuint Value;
+    }
+
+    [LibraryImport(NativeLibraryResolver.LibraryName)]
+    [UnmanagedCallConv(CallConvs = [typeof(CallConvCdecl)])]
+    public static partial void pjsharp_module_set_dispatch(ModuleDispatch* callbacks);
+
+    [LibraryImport(NativeLibraryResolver.LibraryName)]
+    [UnmanagedCallConv(CallConvs = [typeof(CallConvCdecl)])]
+    public static partial int pjsharp_module_capacity();
+
+    [LibraryImport(NativeLibraryResolver.LibraryName)]
+    [UnmanagedCallConv(CallConvs = [typeof(CallConvCdecl)])]
+    public static partial pjsip_module* pjsharp_module_create(byte* name, int priority, void* context, uint flags);
+
+    [LibraryImport(NativeLibraryResolver.LibraryName)]
+    [UnmanagedCallConv(CallConvs = [typeof(CallConvCdecl)])]
+    public static partial void pjsharp_module_destroy(pjsip_module* module);
+
+    [LibraryImport(NativeLibraryResolver.LibraryName)]
+    [UnmanagedCallConv(CallConvs = [typeof(CallConvCdecl)])]
+    public static partial void pjsharp_log_set_callback(delegate* unmanaged[Cdecl]<int, byte*, int, void> callback);
+
+    [LibraryImport(NativeLibraryResolver.LibraryName)]
+    [UnmanagedCallConv(CallConvs = [typeof(CallConvCdecl)])]
+    public static partial void pjsharp_log_write(int level, byte* sender, byte* message);
+
+    [LibraryImport(NativeLibraryResolver.LibraryName)]
+    [UnmanagedCallConv(CallConvs = [typeof(CallConvCdecl)])]
+    public static partial int pjsharp_build_setting_count();
+
+    [LibraryImport(NativeLibraryResolver.LibraryName)]
+    [UnmanagedCallConv(CallConvs = [typeof(CallConvCdecl)])]
+    public static partial int pjsharp_build_setting_get(int index, byte** name, long* value);
+
+    [LibraryImport(NativeLibraryResolver.LibraryName)]
+    [UnmanagedCallConv(CallConvs = [typeof(CallConvCdecl)])]
+    public static partial byte* pjsharp_minimum_pjproject_version();
+
+    [LibraryImport(NativeLibraryResolver.LibraryName)]
+    [UnmanagedCallConv(CallConvs = [typeof(CallConvCdecl)])]
+    public static partial int pjsharp_probe_assertions();
+
+    [LibraryImport(NativeLibraryResolver.LibraryName)]
+    [UnmanagedCallConv(CallConvs = [typeof(CallConvCdecl)])]
+    public static partial pjsip_rx_data* pjsharp_rdata_from_dropped(pjsip_tp_dropped_data* dropped);
+
+    [LibraryImport(NativeLibraryResolver.LibraryName)]
+    [UnmanagedCallConv(CallConvs = [typeof(CallConvCdecl)])]
+    public static partial int pjsharp_layout_count();
+
+    [LibraryImport(NativeLibraryResolver.LibraryName)]
+    [UnmanagedCallConv(CallConvs = [typeof(CallConvCdecl)])]
+    public static partial LayoutEntry* pjsharp_layout_get(int index);
+}

@@ -1,0 +1,103 @@
+using System.Net;
+using System.Text;
+using PjSharp.Interop;
+
+namespace PjSharp.Messages;
+
+/// <summary>Reads parsed pjsip messages. Every pointer here is valid only during the callback that gave it.</summary>
+internal static unsafe class MessageReader
+{
+    private const int PrintBufferSize = 4096;
+
+    public static string PrintUri(pjsip_uri_context_e context, void* uri)
+    {
+        if (uri == null)
+            return "";
+        var buffer = stackalloc byte[PrintBufferSize];
+        var length = PjsipSipUri.pjsip_uri_print(context, uri, buffer, PrintBufferSize);
+        return length > 0 ? Encoding.UTF8.GetString(buffer, length) : "";
+    }
+
+    /// <summary>A header's value as it would be printed, without the name.</summary>
+    public static string? PrintHeaderValue(pjsip_hdr* header)
+    {
+        if (header == null)
+            return null;
+        var size = PrintBufferSize;
+        while (true)
+        {
+            var buffer = new byte[size];
+            int length;
+            fixed (byte* pointer = buffer)
+                length = PjsipSipMsg.pjsip_hdr_print_on(header, pointer, (nuint)size);
+            if (length >= 0)
+            {
+                var line = buffer.AsSpan(0, length);
+                var colon = line.IndexOf((byte)':');
+                var value = colon >= 0 ? line[(colon + 1)..] : line;
+                return Encoding.UTF8.GetString(value.Trim((byte)' '));
+            }
+            if (size >= 1 << 20)
+                return null;
+            size *= 4;
+        }
+    }
+
+    public static pjsip_hdr* FindHeader(pjsip_msg* message, string name, pjsip_hdr* start = null)
+    {
+        var bytes = Encoding.UTF8.GetBytes(name);
+        fixed (byte* pointer = bytes)
+        {
+            var pjName = PjStr.FromPointer(pointer, bytes.Length);
+            var header = (pjsip_hdr*)PjsipSipMsg.pjsip_msg_find_hdr_by_name(message, &pjName, start);
+            if (header == null)
+                header = (pjsip_hdr*)PjsipSipMsg.pjsip_msg_find_hdr_by_names(message, &pjName, &pjName, start);
+            return header;
+        }
+    }
+
+    public static IReadOnlyList<string> HeaderValues(pjsip_msg* message, string name)
+    {
+        var values = new List<string>();
+        var header = FindHeader(message, name);
+        while (header != null)
+        {
+            var value = PrintHeaderValue(header);
+            if (value != null)
+                values.Add(value);
+            header = FindHeader(message, name, header->next);
+        }
+        return values;
+    }
+
+    public static ReadOnlySpan<byte> Body(pjsip_msg* message) =>
+        message == null || message->body == null || message->body->data == null
+            ? default
+            : new ReadOnlySpan<byte>(message->body->data, checked((int)message->body->len));
+
+    public static string? ContentType(pjsip_msg* message)
+    {
+        if (message == null || message->body == null)
+            return null;
+        ref var type = ref message->body->content_type;
+        return $"{PjStr.ToManagedString(type.type)}/{PjStr.ToManagedString(type.subtype)}";
+    }
+
+    public static IPEndPoint? SourceEndPoint(pjsip_rx_data* rdata)
+    {
+        var name = new ReadOnlySpan<byte>(rdata->pkt_info.src_name, PjConstants.PJ_INET6_ADDRSTRLEN);
+        var end = name.IndexOf((byte)0);
+        return IPAddress.TryParse(Encoding.ASCII.GetString(end >= 0 ? name[..end] : name), out var address)
+            ? new IPEndPoint(address, rdata->pkt_info.src_port)
+            : null;
+    }
+
+    public static string TransportName(pjsip_rx_data* rdata) =>
+        rdata->tp_info.transport == null ? "" : Marshalling.Utf8(rdata->tp_info.transport->type_name);
+}
+
+internal static unsafe class Marshalling
+{
+    public static string Utf8(byte* text) =>
+        text == null ? "" : System.Runtime.InteropServices.Marshal.PtrToStringUTF8((nint)text) ?? "";
+}

@@ -1,0 +1,29 @@
+using System.Text;
+using PjSharp.Interop;
+using PjSharp.Messages;
+
+namespace PjSharp;
+
+/// <summary>An incoming response, valid only during the callback that received it.</summary>
+public readonly unsafe ref struct SipResponse
+{
+    private readonly pjsip_rx_data* _rdata;
+
+    internal SipResponse(pjsip_rx_data* rdata) => _rdata = rdata;
+
+    private pjsip_msg* Message => _rdata->msg_info.msg;
+
+    public int StatusCode => Message->line.status.code;
+
+    public string Reason => PjStr.ToManagedString(Message->line.status.reason);
+
+    public string CallId => _rdata->msg_info.cid == null ? "" : Encoding.UTF8.GetString(PjStr.AsSpan(_rdata->msg_info.cid->id));
+
+    public int CSeq => _rdata->msg_info.cseq == null ? 0 : _rdata->msg_info.cseq->cseq;
+
+    public string CSeqMethod => _rdata->msg_info.cseq == null ? "" : PjStr.ToManagedString(_rdata->msg_info.cseq->method.name);
+
+    public string? GetHeader(string name) => MessageReader.PrintHeaderValue(MessageReader.FindHeader(Message, name));
+
+    public ReadOnlySpan<byte> Body => MessageReader.Body(Message);
+}

@@ -1,0 +1,46 @@
+namespace PjSharp.Services;
+
+/// <summary>
+/// pjsip module priorities: lower runs first on incoming messages. A service's
+/// priority places it among pjsip's own layers.
+/// </summary>
+public static class SipServicePriority
+{
+    public const int TransportLayer = 8;
+    public const int TransactionLayer = 16;
+    public const int UserAgentProxyLayer = 32;
+    public const int DialogUsage = 48;
+    public const int Application = 64;
+
+    /// <summary>Where message interception runs: after the transport, before transactions.</summary>
+    public const int Interception = TransactionLayer - 2;
+}
+
+/// <summary>
+/// A service is a pjsip module with a name, a priority and managed callbacks. Callbacks run
+/// on a pjsip worker thread and must not block: do what must happen there (answer, or create
+/// the transaction and clone the request) and hand slow work to a servant.
+/// An exception thrown by a callback is logged and the request answered with 500.
+/// </summary>
+public abstract class SipService
+{
+    protected SipService(string name, int priority)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(name);
+        Name = name;
+        Priority = priority;
+    }
+
+    public string Name { get; }
+
+    public int Priority { get; }
+
+    /// <summary>An incoming request; return true when this service handled it (sent or will send the answer).</summary>
+    public virtual bool OnRequest(SipRequest request) => false;
+
+    /// <summary>An incoming response outside any transaction this service owns; true when handled.</summary>
+    public virtual bool OnResponse(SipResponse response) => false;
+
+    /// <summary>Which callbacks pjsip should call: services that only look at requests cost nothing on responses.</summary>
+    protected internal virtual bool HandlesResponses => false;
+}

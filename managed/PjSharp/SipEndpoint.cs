@@ -1,0 +1,254 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Text;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using PjSharp.Diagnostics;
+using PjSharp.Interception;
+using PjSharp.Interop;
+using PjSharp.Services;
+using PjSharp.Transports;
+
+namespace PjSharp;
+
+/// <summary>
+/// The pjsip endpoint: pjlib, the pool factory, the SIP endpoint with its transaction and
+/// dialog layers, transports, services, and the worker threads that poll it. pjsip keeps
+/// process-wide state, so one endpoint exists per process at a time.
+/// </summary>
+public sealed unsafe class SipEndpoint : IDisposable, IAsyncDisposable
+{
+    private static int s_instances;
+
+    private readonly SipEndpointOptions _options;
+    private readonly ILoggerFactory _loggerFactory;
+    private readonly List<ServiceRegistration> _services = [];
+    private readonly List<SipTransportInfo> _transports = [];
+    private readonly Lock _gate = new();
+    private readonly MalformedRequestResponder? _malformed;
+    private pj_caching_pool* _cachingPool;
+    private pjsip_endpoint* _endpoint;
+    private Thread[] _workers = [];
+    private volatile bool _stopping;
+    private int _disposed;
+
+    private SipEndpoint(SipEndpointOptions options, ILoggerFactory loggerFactory)
+    {
+        _options = options;
+        _loggerFactory = loggerFactory;
+        Logs = loggerFactory.CreateLogger("PjSharp.SipEndpoint");
+        NativeLog.Attach(loggerFactory.CreateLogger("PjSharp.Native"), options.NativeLogLevel);
+        PjLibrary.EnsureInitialized();
+
+        _cachingPool = (pj_caching_pool*)NativeMemory.AllocZeroed((nuint)sizeof(pj_caching_pool));
+        PjPool.pj_caching_pool_init(_cachingPool, PjPool.pj_pool_factory_get_default_policy(), (nuint)Math.Max(0, options.PoolCacheBytes));
+        var name = Encoding.UTF8.GetBytes(options.Name + "\0");
+        pjsip_endpoint* endpoint;
+        int status;
+        fixed (byte* namePointer = name)
+            status = PjsipSipEndpoint.pjsip_endpt_create(&_cachingPool->factory, namePointer, &endpoint);
+        if (status != ThrowHelper.Success)
+        {
+            DestroyPool();
+            ThrowHelper.Throw(status, "pjsip_endpt_create");
+        }
+        _endpoint = endpoint;
+        ThrowHelper.ThrowIfFailed(PjsipSipTransaction.pjsip_tsx_layer_init_module(endpoint), "pjsip_tsx_layer_init_module");
+        ThrowHelper.ThrowIfFailed(PjsipSipUa.pjsip_ua_init_module(endpoint, null), "pjsip_ua_init_module");
+
+        BuildReport = PjprojectBuildCheck.Inspect(endpoint);
+        BuildReport.Log(Logs, options.BuildWarningLevel);
+        if (options.AnswerMalformedRequests)
+        {
+            _malformed = new MalformedRequestResponder(this, loggerFactory.CreateLogger("PjSharp.Interception.Malformed"));
+            RegisterService(_malformed.Service);
+        }
+    }
+
+    /// <summary>Creates the endpoint and starts the transports in <paramref name="options"/>; call <see cref="Start"/> to serve.</summary>
+    public static SipEndpoint Create(SipEndpointOptions options, ILoggerFactory? loggerFactory = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        if (options.WorkerThreads < 1)
+            throw new ArgumentOutOfRangeException(nameof(options), options.WorkerThreads, "WorkerThreads must be at least 1.");
+        if (Interlocked.CompareExchange(ref s_instances, 1, 0) != 0)
+            throw new InvalidOperationException(
+                "A SipEndpoint already exists in this process; pjsip allows one endpoint per process. Dispose it before creating another.");
+        SipEndpoint? created = null;
+        try
+        {
+            created = new SipEndpoint(options, loggerFactory ?? NullLoggerFactory.Instance);
+            foreach (var transport in options.Transports)
+                created.AddTransport(transport);
+            return created;
+        }
+        catch
+        {
+            if (created != null)
+                created.Dispose();
+            else
+                Interlocked.Exchange(ref s_instances, 0);
+            throw;
+        }
+    }
+
+    internal pjsip_endpoint* Native => _endpoint != null ? _endpoint : throw new ObjectDisposedException(nameof(SipEndpoint));
+
+    internal ILogger Logs { get; }
+
+    /// <summary>Pools currently handed out by the pool factory (for leak checks).</summary>
+    internal long PoolsInUse => _cachingPool == null ? 0 : _cachingPool->used_count;
+
+    internal ILoggerFactory LoggerFactory => _loggerFactory;
+
+    /// <summary>What the linked pjproject is and how it was built.</summary>
+    public PjprojectBuildReport BuildReport { get; }
+
+    public IReadOnlyList<SipTransportInfo> Transports
+    {
+        get { lock (_gate) return _transports.ToArray(); }
+    }
+
+    public bool IsRunning => _workers.Length > 0 && !_stopping;
+
+    /// <summary>Starts a transport and returns where it listens (with the real port when 0 was asked).</summary>
+    public SipTransportInfo AddTransport(SipTransportOptions transport)
+    {
+        ArgumentNullException.ThrowIfNull(transport);
+        lock (_gate)
+        {
+            PjThread.EnsureRegistered();
+            var info = TransportStarter.Start(Native, transport, _options.WorkerThreads);
+            _transports.Add(info);
+            Logs.TransportStarted(info.ToString());
+            return info;
+        }
+    }
+
+    /// <summary>Registers a service (a pjsip module); it sees messages from now on.</summary>
+    public void RegisterService(SipService service)
+    {
+        ArgumentNullException.ThrowIfNull(service);
+        lock (_gate)
+        {
+            PjThread.EnsureRegistered();
+            if (_services.Exists(s => ReferenceEquals(s.Service, service) || s.Service.Name == service.Name))
+                throw new InvalidOperationException($"A service named '{service.Name}' is already registered.");
+            _services.Add(ServiceRegistration.Register(this, service));
+        }
+    }
+
+    /// <summary>Unregisters a service; false if it was not registered.</summary>
+    public bool UnregisterService(SipService service)
+    {
+        lock (_gate)
+        {
+            var index = _services.FindIndex(s => ReferenceEquals(s.Service, service));
+            if (index < 0)
+                return false;
+            PjThread.EnsureRegistered();
+            _services[index].Dispose();
+            _services.RemoveAt(index);
+            return true;
+        }
+    }
+
+    /// <summary>Starts the worker threads that poll pjsip.</summary>
+    public void Start()
+    {
+        lock (_gate)
+        {
+            ObjectDisposedException.ThrowIf(_endpoint == null, this);
+            if (_workers.Length > 0)
+                throw new InvalidOperationException("The endpoint is already started.");
+            _stopping = false;
+            var workers = new Thread[_options.WorkerThreads];
+            for (var i = 0; i < workers.Length; i++)
+            {
+                var name = $"pjsip-worker-{i}";
+                workers[i] = new Thread(() => Poll(name)) { IsBackground = true, Name = name };
+                workers[i].Start();
+            }
+            _workers = workers;
+            Logs.EndpointStarted(workers.Length);
+        }
+    }
+
+    /// <summary>Stops polling; transactions in flight are ended when the endpoint is disposed.</summary>
+    public void Stop()
+    {
+        Thread[] workers;
+        lock (_gate)
+        {
+            workers = _workers;
+            _stopping = true;
+        }
+        foreach (var worker in workers)
+            worker.Join();
+        lock (_gate)
+            _workers = [];
+    }
+
+    private void Poll(string name)
+    {
+        try
+        {
+            PjThread.EnsureRegistered(name);
+            var timeout = new pj_time_val { sec = 0, msec = 10 };
+            while (!_stopping)
+            {
+                uint events;
+                PjsipSipEndpoint.pjsip_endpt_handle_events2(_endpoint, &timeout, &events);
+                if (!PjReleaseQueue.IsEmpty)
+                    PjReleaseQueue.Drain();
+            }
+        }
+#pragma warning disable CA1031 // A worker must not take the process down; the failure is logged.
+        catch (Exception exception)
+#pragma warning restore CA1031
+        {
+            Logs.WorkerFailed(exception, name);
+        }
+    }
+
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+            return;
+        Stop();
+        lock (_gate)
+        {
+            PjThread.EnsureRegistered();
+            PjReleaseQueue.Drain();
+            foreach (var service in _services)
+                service.Dispose();
+            _services.Clear();
+            if (_endpoint != null)
+            {
+                _malformed?.Detach();
+                PjsipSipEndpoint.pjsip_endpt_destroy(_endpoint);
+                _endpoint = null;
+            }
+            PjReleaseQueue.Discard();
+            DestroyPool();
+            _transports.Clear();
+        }
+        Logs.EndpointStopped();
+        Interlocked.Exchange(ref s_instances, 0);
+    }
+
+    public ValueTask DisposeAsync()
+    {
+        // Joining workers and destroying pjsip can take a poll interval; keep it off the caller's context.
+        return new ValueTask(Task.Run(Dispose));
+    }
+
+    private void DestroyPool()
+    {
+        if (_cachingPool == null)
+            return;
+        PjPool.pj_caching_pool_destroy(_cachingPool);
+        NativeMemory.Free(_cachingPool);
+        _cachingPool = null;
+    }
+}
