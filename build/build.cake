@@ -81,8 +81,8 @@ Task("Generate")
     var clangArgs = string.Join(" ", cflags.Split(' ', StringSplitOptions.RemoveEmptyEntries).Select(a => $"--clang-arg=\"{a}\""));
     Run("dotnet",
         $"\"{artifacts}/bin/PjSharp.Bindings.Generator/release/PjSharp.Bindings.Generator.dll\" " +
-        $"--settings native/pjproject-settings.cmake --methods bindings/NativeMethods.txt --handles bindings/Handles.txt " +
-        $"{clangArgs} --out-cs \"{generatedCs}\" --out-native \"{generatedNative}\"");
+        $"--settings=native/pjproject-settings.cmake --methods=bindings/NativeMethods.txt --handles=bindings/Handles.txt " +
+        $"{clangArgs} --out-cs=\"{generatedCs}\" --out-native=\"{generatedNative}\"");
 });
 
 Task("Native")

@@ -18,7 +18,7 @@ public static class PjLibrary
                 if (!s_initialized)
                 {
                     ThrowHelper.ThrowIfFailed(PjTypes.pj_init(), "pj_init");
-                    ThrowHelper.ThrowIfFailed(PjlibUtil.pjlib_util_init(), "pjlib_util_init");
+                    ThrowHelper.ThrowIfFailed(PjlibUtilTypes.pjlib_util_init(), "pjlib_util_init");
                     s_initialized = true;
                 }
             }

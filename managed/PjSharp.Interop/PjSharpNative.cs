@@ -68,11 +68,11 @@ public static unsafe partial class PjSharpNative
 
     [LibraryImport(NativeLibraryResolver.LibraryName)]
     [UnmanagedCallConv(CallConvs = [typeof(CallConvCdecl)])]
-    public static partial int pjsharp_probe_assertions();
+    public static partial pjsip_rx_data* pjsharp_rdata_from_dropped(pjsip_tp_dropped_data* dropped);
 
     [LibraryImport(NativeLibraryResolver.LibraryName)]
     [UnmanagedCallConv(CallConvs = [typeof(CallConvCdecl)])]
-    public static partial pjsip_rx_data* pjsharp_rdata_from_dropped(pjsip_tp_dropped_data* dropped);
+    public static partial void pjsharp_tls_setting_default(pjsip_tls_setting* setting);
 
     [LibraryImport(NativeLibraryResolver.LibraryName)]
     [UnmanagedCallConv(CallConvs = [typeof(CallConvCdecl)])]

@@ -9,8 +9,8 @@ namespace PjSharp.Interop;
 /// </summary>
 public static unsafe class PjThread
 {
-    // pj_thread_desc is long[PJ_THREAD_DESC_SIZE]; "long" is the platform's C long.
-    private static readonly nuint DescriptorSize = (nuint)(PjConstants.PJ_THREAD_DESC_SIZE * sizeof(CLong));
+    // pj_thread_desc is long[PJ_THREAD_DESC_SIZE]; the bindings map C long for this platform.
+    private static readonly nuint DescriptorSize = (nuint)(PjConstants.PJ_THREAD_DESC_SIZE * sizeof(long));
 
     [ThreadStatic] private static bool t_registered;
 
@@ -29,7 +29,7 @@ public static unsafe class PjThread
         }
         // pjlib keeps a pointer to the descriptor in thread-local storage, so it is never freed:
         // a few hundred bytes per thread that ever called pjsip.
-        var descriptor = (CLong*)NativeMemory.AllocZeroed(DescriptorSize);
+        var descriptor = (long*)NativeMemory.AllocZeroed(DescriptorSize);
         var threadName = name ?? $"net{Environment.CurrentManagedThreadId}";
         var nameBytes = new byte[Encoding.UTF8.GetByteCount(threadName) + 1];
         Encoding.UTF8.GetBytes(threadName, nameBytes);

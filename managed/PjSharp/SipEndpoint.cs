@@ -54,7 +54,7 @@ public sealed unsafe class SipEndpoint : IDisposable, IAsyncDisposable
         }
         _endpoint = endpoint;
         ThrowHelper.ThrowIfFailed(PjsipSipTransaction.pjsip_tsx_layer_init_module(endpoint), "pjsip_tsx_layer_init_module");
-        ThrowHelper.ThrowIfFailed(PjsipSipUa.pjsip_ua_init_module(endpoint, null), "pjsip_ua_init_module");
+        ThrowHelper.ThrowIfFailed(PjsipSipUaLayer.pjsip_ua_init_module(endpoint, null), "pjsip_ua_init_module");
 
         BuildReport = PjprojectBuildCheck.Inspect(endpoint);
         BuildReport.Log(Logs, options.BuildWarningLevel);
@@ -97,7 +97,7 @@ public sealed unsafe class SipEndpoint : IDisposable, IAsyncDisposable
     internal ILogger Logs { get; }
 
     /// <summary>Pools currently handed out by the pool factory (for leak checks).</summary>
-    internal long PoolsInUse => _cachingPool == null ? 0 : _cachingPool->used_count;
+    internal long PoolsInUse => _cachingPool == null ? 0 : (long)_cachingPool->used_count;
 
     internal ILoggerFactory LoggerFactory => _loggerFactory;
 
@@ -198,7 +198,7 @@ public sealed unsafe class SipEndpoint : IDisposable, IAsyncDisposable
             while (!_stopping)
             {
                 uint events;
-                PjsipSipEndpoint.pjsip_endpt_handle_events2(_endpoint, &timeout, &events);
+                _ = PjsipSipEndpoint.pjsip_endpt_handle_events2(_endpoint, &timeout, &events);
                 if (!PjReleaseQueue.IsEmpty)
                     PjReleaseQueue.Drain();
             }

@@ -4,11 +4,6 @@
 #include <pjsip.h>
 #include "pjsharp.h"
 
-#if !defined(_WIN32)
-#  include <sys/types.h>
-#  include <sys/wait.h>
-#  include <unistd.h>
-#endif
 
 #ifdef NDEBUG
 #  define PJSHARP_NDEBUG 1
@@ -52,31 +47,4 @@ PJSHARP_EXPORT int pjsharp_build_setting_get(int index, const char **name, long 
 PJSHARP_EXPORT const char *pjsharp_minimum_pjproject_version(void)
 {
     return PJSHARP_PJPROJECT_MINIMUM_VERSION;
-}
-
-/* Whether the linked pjlib keeps assertions: a child process trips one that a
- * release build turns into an error return. 1 = assertions on, 0 = off, -1 = unknown. */
-PJSHARP_EXPORT int pjsharp_probe_assertions(void)
-{
-#if defined(_WIN32)
-    return -1;
-#else
-    pid_t child = fork();
-    if (child < 0)
-        return -1;
-    if (child == 0) {
-        pj_sockaddr unset;
-        pj_bzero(&unset, sizeof(unset));
-        pj_sockaddr_set_port(&unset, 5060);
-        _exit(0);
-    }
-    int status = 0;
-    while (waitpid(child, &status, 0) < 0) {
-        if (errno != EINTR)
-            return -1;
-    }
-    if (WIFSIGNALED(status))
-        return 1;
-    return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
-#endif
 }

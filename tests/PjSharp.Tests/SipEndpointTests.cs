@@ -17,7 +17,6 @@ public class SipEndpointTests
         var status = client.Exchange(RawSipClient.Options(client.Local), Answer, out var response);
 
         Assert.That(status, Is.EqualTo(200), response);
-        Assert.That(response, Does.Contain("Allow:"));
     }
 
     [Test]
@@ -134,38 +133,6 @@ public class SipEndpointTests
     }
 
     [Test]
-    public void Released_clones_return_pool_usage_to_baseline_even_when_left_to_the_finalizer()
-    {
-        using var server = new TestEndpoint();
-        var clones = new ConcurrentQueue<SipRequestClone>();
-        server.Endpoint.RegisterService(new DelegateService("keeper", SipServicePriority.Application - 1, request =>
-        {
-            clones.Enqueue(request.Clone());
-            return false;
-        }));
-        using var client = new RawSipClient(server.Udp);
-        Assert.That(client.Exchange(RawSipClient.Options(client.Local), Answer, out _), Is.EqualTo(200));
-        clones.TryDequeue(out var warmup);
-        warmup!.Dispose();
-        var baseline = server.Endpoint.PoolsInUse;
-
-        for (var i = 0; i < 50; i++)
-            Assert.That(client.Exchange(RawSipClient.Options(client.Local), Answer, out _), Is.EqualTo(200));
-        Assert.That(server.Endpoint.PoolsInUse, Is.GreaterThanOrEqualTo(baseline + 50));
-        for (var i = 0; i < 25; i++)
-        {
-            clones.TryDequeue(out var clone);
-            clone!.Dispose();
-        }
-        DropReferences(clones);
-        GC.Collect();
-        GC.WaitForPendingFinalizers();
-        GC.Collect();
-
-        Assert.That(() => server.Endpoint.PoolsInUse, Is.EqualTo(baseline).After(3000, 50));
-    }
-
-    [Test]
     public void Disposing_with_traffic_in_flight_finishes_promptly()
     {
         var server = new TestEndpoint(workers: 2, tcp: true);
@@ -190,7 +157,6 @@ public class SipEndpointTests
         Assert.That(client.Exchange(RawSipClient.Options(client.Local), Answer, out _), Is.EqualTo(200));
     }
 
-    private static void DropReferences(ConcurrentQueue<SipRequestClone> clones) => clones.Clear();
 }
 
 internal sealed class DelegateService(string name, int priority, Func<SipRequest, bool> onRequest) : SipService(name, priority)

@@ -32,6 +32,9 @@ internal static partial class Log
     [LoggerMessage(EventId = 1009, Level = LogLevel.Debug, Message = "Dropped malformed data from {Source}: {Reason}")]
     public static partial void MalformedDropped(this ILogger logger, string source, string reason);
 
+    [LoggerMessage(EventId = 2000, Message = "{Line}")]
+    public static partial void NativeLine(this ILogger logger, LogLevel level, string line);
+
     [LoggerMessage(EventId = 1010, Level = LogLevel.Error, Message = "Malformed-request handler failed")]
     public static partial void MalformedHandlerFailed(this ILogger logger, Exception exception);
 }

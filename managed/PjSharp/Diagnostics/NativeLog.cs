@@ -62,7 +62,7 @@ internal static unsafe class NativeLog
                 _ => LogLevel.Trace,
             };
             if (logger.IsEnabled(logLevel))
-                logger.Log(logLevel, new EventId(2000 + level, "pjlib"), "{Line}", text);
+                logger.NativeLine(logLevel, text);
         }
 #pragma warning disable CA1031 // Logging must never unwind into pjlib.
         catch (Exception)

@@ -4,6 +4,7 @@ using System.Text;
 using System.Text.RegularExpressions;
 using Microsoft.Extensions.Logging;
 using PjSharp.Interop;
+using PjSharp.Messages;
 
 namespace PjSharp.Diagnostics;
 
@@ -73,10 +74,10 @@ internal static unsafe partial class PjprojectBuildCheck
 
     public static PjprojectBuildReport Inspect(pjsip_endpoint* endpoint)
     {
-        var version = Marshalling.Utf8(PjTypes.pj_get_version());
+        var version = Marshalling.Utf8(PjConfig.pj_get_version());
         var compiled = CompiledSettings();
         var library = LibraryConfiguration();
-        var assertions = PjSharpNative.pjsharp_probe_assertions() switch { 1 => true, 0 => false, _ => (bool?)null };
+        var assertions = ProbeAssertions();
         var maxPacketLength = ProbeMaxPacketLength(endpoint);
         var problems = new List<PjprojectBuildProblem>();
 
@@ -110,6 +111,21 @@ internal static unsafe partial class PjprojectBuildCheck
             problems.Add(new(false, "pjproject was built without SSL: TLS transports cannot start."));
 
         return new PjprojectBuildReport(version, compiled, library, assertions, maxPacketLength, problems);
+    }
+
+    /// <summary>
+    /// pjlib built without NDEBUG calls the C library's assertion handler, so libpjsharp then
+    /// imports it (ELF only; null elsewhere). Our own shim never asserts.
+    /// </summary>
+    private static bool? ProbeAssertions()
+    {
+        if (!OperatingSystem.IsLinux())
+            return null;
+        var library = NativeLibraryResolver.CandidatePaths().FirstOrDefault(File.Exists);
+        if (library == null)
+            return null;
+        var bytes = File.ReadAllBytes(library);
+        return bytes.AsSpan().IndexOf("\0__assert_fail\0"u8) >= 0;
     }
 
     internal static Version ParseVersion(string text)
@@ -181,7 +197,7 @@ internal static unsafe partial class PjprojectBuildCheck
         }
         finally
         {
-            PjsipSipTransport.pjsip_tx_data_dec_ref(tdata);
+            _ = PjsipSipTransport.pjsip_tx_data_dec_ref(tdata);
         }
     }
 

@@ -4,6 +4,7 @@ using System.Text;
 using Microsoft.Extensions.Logging;
 using PjSharp.Diagnostics;
 using PjSharp.Interop;
+using PjSharp.Messages;
 using PjSharp.Services;
 
 namespace PjSharp.Interception;
@@ -28,14 +29,14 @@ internal sealed unsafe class MalformedRequestResponder
         _logger = logger;
         Service = new SanityService(this);
         s_current = this;
-        PjsipSipTransport.pjsip_tpmgr_set_drop_data_cb(PjsipSipEndpoint.pjsip_endpt_get_tpmgr(endpoint.Native), &OnDropped);
+        _ = PjsipSipTransport.pjsip_tpmgr_set_drop_data_cb(PjsipSipEndpoint.pjsip_endpt_get_tpmgr(endpoint.Native), &OnDropped);
     }
 
     public SipService Service { get; }
 
     public void Detach()
     {
-        PjsipSipTransport.pjsip_tpmgr_set_drop_data_cb(PjsipSipEndpoint.pjsip_endpt_get_tpmgr(_endpoint.Native), null);
+        _ = PjsipSipTransport.pjsip_tpmgr_set_drop_data_cb(PjsipSipEndpoint.pjsip_endpt_get_tpmgr(_endpoint.Native), null);
         Interlocked.CompareExchange(ref s_current, null, this);
     }
 
@@ -106,7 +107,7 @@ internal sealed unsafe class MalformedRequestResponder
         selector.u.transport = transport;
         fixed (byte* bytes = response)
         {
-            PjsipSipTransport.pjsip_tpmgr_send_raw(PjsipSipEndpoint.pjsip_endpt_get_tpmgr(_endpoint.Native),
+            _ = PjsipSipTransport.pjsip_tpmgr_send_raw(PjsipSipEndpoint.pjsip_endpt_get_tpmgr(_endpoint.Native),
                 (pjsip_transport_type_e)transport->key.type, &selector, null, bytes, (nuint)response.Length,
                 destination, destinationLength, null, null);
         }
@@ -231,7 +232,7 @@ internal sealed unsafe class MalformedRequestResponder
                     list.prev = header;
                     header->next = &list;
                     header->prev = &list;
-                    PjsipSipUtil.pjsip_endpt_respond_stateless(endpoint.Native, rdata, code, &reasonText, &list, null);
+                    _ = PjsipSipUtil.pjsip_endpt_respond_stateless(endpoint.Native, rdata, code, &reasonText, &list, null);
                 }
                 finally
                 {

@@ -14,7 +14,8 @@ internal static unsafe class MessageReader
         if (uri == null)
             return "";
         var buffer = stackalloc byte[PrintBufferSize];
-        var length = PjsipSipUri.pjsip_uri_print(context, uri, buffer, PrintBufferSize);
+        var vptr = ((pjsip_uri*)uri)->vptr;
+        var length = vptr == null ? 0 : (int)vptr->p_print(context, uri, buffer, PrintBufferSize);
         return length > 0 ? Encoding.UTF8.GetString(buffer, length) : "";
     }
 

@@ -56,15 +56,15 @@ public readonly unsafe ref struct SipRequest
     public string ViaSentBy => _rdata->msg_info.via == null ? ""
         : $"{PjStr.ToManagedString(_rdata->msg_info.via->sent_by.host)}:{_rdata->msg_info.via->sent_by.port}";
 
-    public int? MaxForwards => _rdata->msg_info.max_fwd == null ? null : _rdata->msg_info.max_fwd->ivalue;
+    public int? MaxForwards => _rdata->msg_info.max_fwd == null ? null : (int)_rdata->msg_info.max_fwd->ivalue;
 
     /// <summary>The Expires header's value, if present.</summary>
     public int? Expires
     {
         get
         {
-            var header = (pjsip_expires_hdr*)PjsipSipMsg.pjsip_msg_find_hdr(Message, pjsip_hdr_e.PJSIP_H_EXPIRES, null);
-            return header == null ? null : header->ivalue;
+            var header = (pjsip_generic_int_hdr*)PjsipSipMsg.pjsip_msg_find_hdr(Message, pjsip_hdr_e.PJSIP_H_EXPIRES, null);
+            return header == null ? null : (int)header->ivalue;
         }
     }
 
@@ -134,7 +134,7 @@ public readonly unsafe ref struct SipRequest
         {
             if (rdata->msg_info.msg == null || rdata->msg_info.msg->line.req.method.id == pjsip_method_e.PJSIP_ACK_METHOD)
                 return;
-            PjsipSipUtil.pjsip_endpt_respond_stateless(endpoint.Native, rdata, 500, null, null, null);
+            _ = PjsipSipUtil.pjsip_endpt_respond_stateless(endpoint.Native, rdata, 500, null, null, null);
         }
 #pragma warning disable CA1031 // Already failing: nothing more may unwind into pjsip.
         catch (Exception)

@@ -24,7 +24,7 @@ public sealed unsafe class OptionsService : SipService, IDisposable
         _rejectOthers = rejectUnhandled;
         PjThread.EnsureRegistered();
         _pool = PjsipSipEndpoint.pjsip_endpt_create_pool(endpoint.Native, null, 1024, 1024);
-        _headers = (pjsip_hdr*)PjPool.pj_pool_zalloc(_pool, (nuint)sizeof(pjsip_hdr));
+        _headers = (pjsip_hdr*)PjPool.pj_pool_calloc(_pool, 1, (nuint)sizeof(pjsip_hdr));
         _headers->next = _headers;
         _headers->prev = _headers;
         foreach (var type in new[] { pjsip_hdr_e.PJSIP_H_ALLOW, pjsip_hdr_e.PJSIP_H_ACCEPT, pjsip_hdr_e.PJSIP_H_SUPPORTED })

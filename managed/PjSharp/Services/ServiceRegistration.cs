@@ -53,7 +53,7 @@ internal sealed unsafe class ServiceRegistration : IDisposable
     {
         if (Module == null)
             return;
-        PjsipSipEndpoint.pjsip_endpt_unregister_module(Endpoint.Native, Module);
+        _ = PjsipSipEndpoint.pjsip_endpt_unregister_module(Endpoint.Native, Module);
         PjSharpNative.pjsharp_module_destroy(Module);
         Module = null;
         _self.Free();

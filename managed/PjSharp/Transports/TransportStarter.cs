@@ -57,7 +57,7 @@ internal static unsafe class TransportStarter
     {
         var tls = options.Tls ?? throw new ArgumentException($"TLS transport {options} needs TLS options (certificate and key).", nameof(options));
         pjsip_tls_setting setting;
-        PjsipSipTransportTls.pjsip_tls_setting_default(&setting);
+        PjSharpNative.pjsharp_tls_setting_default(&setting);
         var strings = new List<pj_str_t>();
         try
         {

@@ -34,7 +34,7 @@ public unsafe class LayoutTests
         {
             byte* name;
             long value;
-            PjSharpNative.pjsharp_build_setting_get(i, &name, &value);
+            _ = PjSharpNative.pjsharp_build_setting_get(i, &name, &value);
             return (Name: Marshal.PtrToStringUTF8((nint)name)!, Value: value);
         }).ToDictionary(s => s.Name, s => s.Value);
 

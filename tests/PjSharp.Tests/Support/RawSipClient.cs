@@ -26,17 +26,20 @@ internal sealed class RawSipClient : IDisposable
 
     public string Transport => _stream ? "TCP" : "UDP";
 
-    public static string Options(IPEndPoint local, string transport = "UDP", string? callId = null, string extraHeaders = "", string requestUri = "sip:ping@127.0.0.1", string version = "SIP/2.0") =>
-        string.Create(CultureInfo.InvariantCulture,
-            $"OPTIONS {requestUri} {version}\r\n" +
-            $"Via: SIP/2.0/{transport} {local.Address}:{local.Port};branch=z9hG4bK{Guid.NewGuid():N}\r\n" +
+    public static string Options(IPEndPoint local, string transport = "UDP", string? callId = null, string extraHeaders = "", string requestUri = "sip:ping@127.0.0.1", string version = "SIP/2.0")
+    {
+        var address = local.AddressFamily == AddressFamily.InterNetworkV6 ? $"[{local.Address}]" : local.Address.ToString();
+        var port = local.Port.ToString(CultureInfo.InvariantCulture);
+        return $"OPTIONS {requestUri} {version}\r\n" +
+            $"Via: SIP/2.0/{transport} {address}:{port};branch=z9hG4bK{Guid.NewGuid():N}\r\n" +
             "Max-Forwards: 70\r\n" +
-            $"From: <sip:tester@{local.Address}>;tag={Guid.NewGuid():N}\r\n" +
+            $"From: <sip:tester@{address}>;tag={Guid.NewGuid():N}\r\n" +
             "To: <sip:ping@127.0.0.1>\r\n" +
             $"Call-ID: {callId ?? Guid.NewGuid().ToString("N")}\r\n" +
             "CSeq: 1 OPTIONS\r\n" +
             extraHeaders +
-            "Content-Length: 0\r\n\r\n");
+            "Content-Length: 0\r\n\r\n";
+    }
 
     public void Send(string text) => Send(Encoding.UTF8.GetBytes(text));
 
