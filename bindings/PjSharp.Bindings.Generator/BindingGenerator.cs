@@ -27,14 +27,18 @@ public sealed unsafe partial class BindingGenerator
     private readonly HashSet<string> _opaqueTypedefs = new(StringComparer.Ordinal);
     private readonly HashSet<string> _settingNames = new(StringComparer.Ordinal);
     private readonly Dictionary<string, long> _anonymousEnumConstants = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, string> _enumConstantOwners = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _otherTypedefs = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, CXCursor> _incompleteRecords = new(StringComparer.Ordinal);
 
     private BindingGenerator(GeneratorOptions options)
     {
         _options = options;
         _selection = Selection.Read(options.MethodsFile);
         _clangArgs = ["-x", "c", "-std=gnu11", "-Wno-everything"];
-        if (Directory.Exists("/usr/lib/llvm-14/lib/clang/14.0.6"))
-            _clangArgs.Add("-resource-dir=/usr/lib/llvm-14/lib/clang/14.0.6");
+        var resources = LibClang.ResourceDirectory();
+        if (resources != null)
+            _clangArgs.Add("-resource-dir=" + resources);
         if (options.SettingsFile != null)
         {
             var defines = SettingsFile.ReadDefines(options.SettingsFile);
@@ -55,6 +59,10 @@ public sealed unsafe partial class BindingGenerator
 
     private GenerationResult Run()
     {
+        // Absent until this run has written everything.
+        var marker = Path.Combine(_options.OutputCs, ".complete");
+        if (File.Exists(marker))
+            File.Delete(marker);
         var index = LibClang.clang_createIndex(0, 0);
         try
         {
@@ -160,11 +168,19 @@ public sealed unsafe partial class BindingGenerator
                                 _enumDecls.TryAdd(name, Definition(decl));
                         }
                     }
+                    else
+                    {
+                        _otherTypedefs.Add(name);
+                    }
                     break;
                 }
                 case CursorKind.StructDecl or CursorKind.UnionDecl:
-                    if (!IsUnnamed(cursor) && LibClang.clang_Cursor_isNull(LibClang.clang_getCursorDefinition(cursor)) == 0)
+                    if (IsUnnamed(cursor))
+                        break;
+                    if (LibClang.clang_Cursor_isNull(LibClang.clang_getCursorDefinition(cursor)) == 0)
                         _recordDecls[name] = LibClang.clang_getCursorDefinition(cursor);
+                    else
+                        _incompleteRecords.TryAdd(name, cursor);
                     break;
                 case CursorKind.EnumDecl:
                     if (!IsUnnamed(cursor))
@@ -181,12 +197,15 @@ public sealed unsafe partial class BindingGenerator
                     break;
             }
         }
-        // A typedef'd unnamed enum is known by its typedef name only.
-        foreach (var (name, decl) in _enumDecls.ToList())
+        // Constants of a named (or typedef'd) enum belong to that enum, not to PjConstants.
+        foreach (var (name, decl) in _enumDecls.OrderBy(e => e.Key, StringComparer.Ordinal))
         {
-            if (IsUnnamed(decl))
-                foreach (var constant in LibClang.Children(decl).Where(c => c.Kind == CursorKind.EnumConstantDecl))
-                    _anonymousEnumConstants.Remove(LibClang.Spelling(constant));
+            foreach (var constant in LibClang.Children(decl).Where(c => c.Kind == CursorKind.EnumConstantDecl))
+            {
+                var constantName = LibClang.Spelling(constant);
+                _anonymousEnumConstants.Remove(constantName);
+                _enumConstantOwners.TryAdd(constantName, name);
+            }
         }
     }
 
@@ -210,6 +229,6 @@ public sealed unsafe partial class BindingGenerator
         var bytes = new UTF8Encoding(false).GetBytes(content.ReplaceLineEndings("\n"));
         if (!File.Exists(path) || !File.ReadAllBytes(path).AsSpan().SequenceEqual(bytes))
             File.WriteAllBytes(path, bytes);
-        written.Add(path);
+        written.Add(Path.GetFullPath(path));
     }
 }

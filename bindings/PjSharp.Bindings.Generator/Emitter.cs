@@ -16,6 +16,9 @@ public sealed unsafe partial class BindingGenerator
         "virtual", "void", "volatile", "while",
     };
 
+    [System.Text.RegularExpressions.GeneratedRegex("^[A-Za-z_][A-Za-z0-9_]*$")]
+    private static partial System.Text.RegularExpressions.Regex IdentifierPattern();
+
     private static string Escape(string name) => Keywords.Contains(name) ? "@" + name : name;
 
     private GenerationResult Emit(nint index)
@@ -46,6 +49,15 @@ public sealed unsafe partial class BindingGenerator
             if (_selection.Wants(name, out _))
                 _enumsUsed.Add(name);
         }
+        // A wanted constant of a named enum comes with its enum.
+        foreach (var (constant, owner) in _enumConstantOwners.OrderBy(e => e.Key, StringComparer.Ordinal))
+        {
+            if (_selection.Wants(constant, out _))
+                _enumsUsed.Add(owner);
+        }
+        // Other typedefs (integers, function pointers) are expanded where used: nothing to emit.
+        foreach (var name in _otherTypedefs.Order(StringComparer.Ordinal))
+            _ = _selection.Wants(name, out _);
         var handles = ReadHandles();
         foreach (var handle in handles)
         {
@@ -74,9 +86,10 @@ public sealed unsafe partial class BindingGenerator
                 BuildRecord(name);
         }
         var constants = EvaluateConstants(index);
-        var unmatched = _selection.UnmatchedExact().ToList();
-        if (unmatched.Count > 0)
-            throw new GeneratorException(string.Join("\n", unmatched.Select(u => $"{u.File}:{u.Line}: '{u.Name}' is not declared in the headers.")));
+        foreach (var (name, file, line) in _selection.UnmatchedExact())
+            _errors.Add((file, line, $"{file}:{line}: '{name}' {WhyUnmatched(name)}."));
+        if (_errors.Count > 0)
+            throw new GeneratorException(string.Join("\n", _errors.OrderBy(e => e.File, StringComparer.Ordinal).ThenBy(e => e.Line).Select(e => e.Message)));
 
         var written = new List<string>();
         var ns = _options.Namespace;
@@ -90,11 +103,23 @@ public sealed unsafe partial class BindingGenerator
         WriteIfChanged(Path.Combine(_options.OutputCs, "GeneratedLayout.g.cs"), EmitManagedLayout(ns, layout), written);
         WriteIfChanged(Path.Combine(_options.OutputNative, "pjsharp_layout.g.c"), EmitNativeLayout(layout), written);
         WriteIfChanged(Path.Combine(_options.OutputNative, "pjsharp_exports.g.txt"),
-            string.Join("\n", signatures.Select(s => s.Signature.Name).Distinct().OrderBy(n => n, StringComparer.Ordinal)) + "\n", written);
-        foreach (var stale in Directory.GetFiles(_options.OutputCs, "*.g.cs").Where(f => !written.Contains(f)))
+            string.Concat(signatures.Select(s => s.Signature.Name).Distinct().Order(StringComparer.Ordinal).Select(n => n + "\n")), written);
+        // Files of an earlier run that this one did not write (a header lost all its functions).
+        foreach (var stale in Directory.GetFiles(_options.OutputCs, "*.g.cs").Where(f => !written.Contains(Path.GetFullPath(f))))
             File.Delete(stale);
         File.WriteAllText(Path.Combine(_options.OutputCs, ".complete"), "");
         return new GenerationResult(_records.Values.Count(r => r.CName != null), _enumsUsed.Count, signatures.Count, constants.Count, handles.Count, written);
+    }
+
+    private readonly List<(string File, int Line, string Message)> _errors = [];
+
+    private string WhyUnmatched(string name)
+    {
+        if (_macros.TryGetValue(name, out var macro) && macro.FunctionLike)
+            return "is a function-like macro: P/Invoke cannot call it (add a pjsharp_* shim in native/src)";
+        if (_macros.ContainsKey(name))
+            return "is a macro that is not an integer or string constant";
+        return "is not declared in the headers";
     }
 
     // ---- functions ----
@@ -121,7 +146,7 @@ public sealed unsafe partial class BindingGenerator
                 if (exact)
                 {
                     var (file, line) = _selection.Origin(name);
-                    throw new GeneratorException($"{file}:{line}: '{name}' cannot be bound: {reason}.");
+                    _errors.Add((file, line, $"{file}:{line}: '{name}' cannot be bound: {reason}."));
                 }
                 continue;
             }
@@ -193,13 +218,30 @@ public sealed unsafe partial class BindingGenerator
             if (line.Length == 0 || line.StartsWith("//", StringComparison.Ordinal))
                 continue;
             var parts = line.Split((char[])[' ', '\t'], StringSplitOptions.RemoveEmptyEntries);
+            var where = $"{_options.HandlesFile}:{lineNumber}";
             if (parts.Length != 3)
-                throw new GeneratorException($"{_options.HandlesFile}:{lineNumber}: expected '<native type> <release function> <ClassName>'.");
-            if (!_functions.TryGetValue(parts[1], out var release))
-                throw new GeneratorException($"{_options.HandlesFile}:{lineNumber}: release function '{parts[1]}' is not declared in the headers.");
-            if (LibClang.clang_Cursor_getNumArguments(release) != 1)
-                throw new GeneratorException($"{_options.HandlesFile}:{lineNumber}: release function '{parts[1]}' must take exactly one pointer argument.");
-            handles.Add(new HandleModel(parts[0], parts[1], parts[2], lineNumber));
+                throw new GeneratorException($"{where}: expected '<native type> <release function> <ClassName>'.");
+            var (nativeType, releaseName, className) = (parts[0], parts[1], parts[2]);
+            if (!IdentifierPattern().IsMatch(className) || Keywords.Contains(className))
+                throw new GeneratorException($"{where}: '{className}' is not a C# class name.");
+            if (handles.Any(h => h.ClassName == className))
+                throw new GeneratorException($"{where}: class '{className}' is already declared on line {handles.First(h => h.ClassName == className).Line}.");
+            var typeName = _typeAliases.GetValueOrDefault(nativeType, nativeType);
+            if (!_recordDecls.TryGetValue(typeName, out var nativeDecl) && !_incompleteRecords.TryGetValue(typeName, out nativeDecl))
+                throw new GeneratorException($"{where}: native type '{nativeType}' is not a struct declared in the headers.");
+            if (!_functions.TryGetValue(releaseName, out var release))
+                throw new GeneratorException($"{where}: release function '{releaseName}' is not declared in the headers.");
+            if (LibClang.clang_Cursor_getStorageClass(release) == 3 /* static */ || LibClang.clang_Cursor_isFunctionInlined(release) != 0)
+                throw new GeneratorException($"{where}: release function '{releaseName}' is static or inline (no symbol to import).");
+            var parameter = LibClang.clang_Cursor_getNumArguments(release) == 1
+                ? LibClang.clang_getCanonicalType(LibClang.clang_getCursorType(LibClang.clang_Cursor_getArgument(release, 0)))
+                : default;
+            if (parameter.Kind != TypeKind.Pointer || LibClang.clang_isFunctionTypeVariadic(LibClang.clang_getCursorType(release)) != 0)
+                throw new GeneratorException($"{where}: release function '{releaseName}' must take exactly one pointer argument.");
+            var pointee = LibClang.clang_getCanonicalType(LibClang.clang_getPointeeType(parameter));
+            if (pointee.Kind != TypeKind.Record || LibClang.Usr(Definition(LibClang.clang_getTypeDeclaration(pointee))) != LibClang.Usr(nativeDecl))
+                throw new GeneratorException($"{where}: release function '{releaseName}' takes '{LibClang.Spelling(parameter)}', not a pointer to '{nativeType}'.");
+            handles.Add(new HandleModel(nativeType, releaseName, className, lineNumber));
         }
         return handles;
     }

@@ -1,4 +1,3 @@
-using System.Text;
 using PjSharp.Bindings.Generator.Clang;
 
 namespace PjSharp.Bindings.Generator;
@@ -7,21 +6,32 @@ public sealed unsafe partial class BindingGenerator
 {
     private readonly HashSet<string> _queued = new(StringComparer.Ordinal);
 
+    // Standard C typedefs whose width follows the pointer size: nint/nuint keep the C# code portable.
+    private static readonly Dictionary<string, string> PointerSized = new(StringComparer.Ordinal)
+    {
+        ["size_t"] = "nuint", ["uintptr_t"] = "nuint", ["ssize_t"] = "nint", ["ptrdiff_t"] = "nint", ["intptr_t"] = "nint",
+    };
+
     private string MapType(CXType type, bool byValue, bool parameter = false)
     {
-        while (type.Kind == TypeKind.Elaborated)
-            type = LibClang.clang_Type_getNamedType(type);
+        type = Desugar(type);
+        var alias = PointerSizedAlias(type);
+        if (alias != null)
+            return alias;
         var canonical = LibClang.clang_getCanonicalType(type);
         switch (canonical.Kind)
         {
             case TypeKind.Pointer:
             {
-                var pointee = LibClang.clang_getPointeeType(canonical);
+                var pointee = Desugar(LibClang.clang_getPointeeType(type.Kind == TypeKind.Pointer ? type : canonical));
                 var pointeeCanonical = LibClang.clang_getCanonicalType(pointee);
                 if (pointeeCanonical.Kind == TypeKind.FunctionProto)
                     return FunctionPointer(pointeeCanonical);
                 if (pointeeCanonical.Kind is TypeKind.FunctionNoProto or TypeKind.Void)
                     return "void*";
+                if (pointeeCanonical.Kind == TypeKind.Record && IsUnnamed(LibClang.clang_getTypeDeclaration(pointeeCanonical))
+                    && !_typedefForRecord.ContainsKey(LibClang.Usr(Definition(LibClang.clang_getTypeDeclaration(pointeeCanonical)))))
+                    return "void*"; // a pointer to an unnamed, untypedef'd record has no name to use
                 return MapType(pointee, byValue: false) + "*";
             }
             case TypeKind.ConstantArray or TypeKind.IncompleteArray when parameter:
@@ -37,6 +47,26 @@ public sealed unsafe partial class BindingGenerator
         }
     }
 
+    private static CXType Desugar(CXType type)
+    {
+        while (type.Kind == TypeKind.Elaborated)
+            type = LibClang.clang_Type_getNamedType(type);
+        return type;
+    }
+
+    /// <summary>nint/nuint when a typedef chain goes through size_t and friends.</summary>
+    private static string? PointerSizedAlias(CXType type)
+    {
+        for (var depth = 0; depth < 16 && type.Kind == TypeKind.Typedef; depth++)
+        {
+            var decl = LibClang.clang_getTypeDeclaration(type);
+            if (PointerSized.TryGetValue(LibClang.Spelling(decl), out var alias))
+                return alias;
+            type = Desugar(LibClang.clang_getTypedefDeclUnderlyingType(decl));
+        }
+        return null;
+    }
+
     private string FunctionPointer(CXType function)
     {
         var parts = new List<string>();
@@ -44,6 +74,8 @@ public sealed unsafe partial class BindingGenerator
         for (uint i = 0; i < count; i++)
             parts.Add(MapType(LibClang.clang_getArgType(function, i), byValue: true, parameter: true));
         parts.Add(MapType(LibClang.clang_getResultType(function), byValue: true));
+        if (LibClang.clang_isFunctionTypeVariadic(function) != 0)
+            throw new GeneratorException("a pointer to a variadic function has no C# equivalent.");
         return $"delegate* unmanaged[Cdecl]<{string.Join(", ", parts)}>";
     }
 
@@ -57,7 +89,8 @@ public sealed unsafe partial class BindingGenerator
             TypeKind.SChar => "sbyte",
             TypeKind.Short => "short",
             TypeKind.UShort or TypeKind.Char16 => "ushort",
-            TypeKind.Int or TypeKind.WChar when size == 4 => "int",
+            TypeKind.Int => "int",
+            TypeKind.WChar => size == 2 ? "ushort" : "int",
             TypeKind.UInt or TypeKind.Char32 => "uint",
             TypeKind.Long => size == 8 ? "long" : "int",
             TypeKind.ULong => size == 8 ? "ulong" : "uint",
@@ -65,9 +98,17 @@ public sealed unsafe partial class BindingGenerator
             TypeKind.ULongLong => "ulong",
             TypeKind.Float => "float",
             TypeKind.Double => "double",
-            _ => throw new GeneratorException($"C type '{LibClang.Spelling(canonical)}' (kind {canonical.Kind}) has no blittable C# equivalent."),
+            _ => throw new GeneratorException($"C type '{LibClang.Spelling(canonical)}' has no blittable C# equivalent."),
         };
     }
+
+    private static bool IsSigned(CXType canonical) => canonical.Kind switch
+    {
+        TypeKind.CharS or TypeKind.SChar or TypeKind.Short or TypeKind.Int or TypeKind.Long or TypeKind.LongLong => true,
+        TypeKind.WChar => true,
+        TypeKind.Enum => IsSigned(LibClang.clang_getCanonicalType(LibClang.clang_getEnumDeclIntegerType(LibClang.clang_getTypeDeclaration(canonical)))),
+        _ => false,
+    };
 
     private static bool IsPrimitiveForFixed(string type) =>
         type is "byte" or "sbyte" or "short" or "ushort" or "int" or "uint" or "long" or "ulong" or "float" or "double";
@@ -79,7 +120,7 @@ public sealed unsafe partial class BindingGenerator
         if (_typedefForRecord.TryGetValue(LibClang.Usr(decl), out var typedef))
             return typedef;
         var (file, line) = LibClang.Location(decl);
-        throw new GeneratorException($"{file}:{line}: an unnamed struct is used outside a field; it cannot be named.");
+        throw new GeneratorException($"{file}:{line}: an unnamed struct is used outside a field; it has no name to use.");
     }
 
     private string RecordName(CXType canonical, bool byValue)
@@ -91,18 +132,18 @@ public sealed unsafe partial class BindingGenerator
             EnsureRecord(name);
         else if (!_records.ContainsKey(name) && !_queued.Contains(name))
             _opaque.Add(name);
-        return name;
+        return Escape(name);
     }
 
     private string EnumName(CXType canonical)
     {
         var decl = LibClang.clang_getTypeDeclaration(canonical);
-        var name = IsUnnamed(decl) && _typedefForRecord.TryGetValue(LibClang.Usr(decl), out var typedef) ? typedef : LibClang.Spelling(decl);
-        if (IsUnnamed(decl) && name == LibClang.Spelling(decl))
-            return Primitive(LibClang.clang_getEnumDeclIntegerType(decl));
+        if (IsUnnamed(decl) && !_typedefForRecord.ContainsKey(LibClang.Usr(decl)))
+            return Primitive(LibClang.clang_getCanonicalType(LibClang.clang_getEnumDeclIntegerType(decl)));
+        var name = IsUnnamed(decl) ? _typedefForRecord[LibClang.Usr(decl)] : LibClang.Spelling(decl);
         _enumDecls.TryAdd(name, decl);
         _enumsUsed.Add(name);
-        return name;
+        return Escape(name);
     }
 
     private void EnsureRecord(string name)
@@ -130,7 +171,7 @@ public sealed unsafe partial class BindingGenerator
         _records[name] = model;
         try
         {
-            AddFields(model, decl, 0);
+            AddFields(model, decl, 0, ReservedNames(decl));
         }
         catch (GeneratorException error) when (!error.Message.StartsWith("struct ", StringComparison.Ordinal))
         {
@@ -138,311 +179,151 @@ public sealed unsafe partial class BindingGenerator
         }
     }
 
-    private void AddFields(RecordModel model, CXCursor decl, long baseBits)
+    /// <summary>Every C member name a record's C# body will hold (anonymous members flattened).</summary>
+    private static HashSet<string> ReservedNames(CXCursor decl)
     {
-        foreach (var field in LibClang.Children(decl).Where(c => c.Kind == CursorKind.FieldDecl))
+        var names = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var child in LibClang.Children(decl))
         {
+            if (child.Kind == CursorKind.FieldDecl && LibClang.Spelling(child) is { Length: > 0 } name)
+                names.Add(name);
+            else if (IsAnonymousMember(child))
+                names.UnionWith(ReservedNames(Definition(child)));
+        }
+        return names;
+    }
+
+    /// <summary>A C11 anonymous struct/union member: its fields are spelled as the parent's own.</summary>
+    private static bool IsAnonymousMember(CXCursor child) =>
+        child.Kind is CursorKind.StructDecl or CursorKind.UnionDecl && LibClang.clang_Cursor_isAnonymousRecordDecl(child) != 0;
+
+    private static string NestedName(RecordModel owner, HashSet<string> reserved, string wanted)
+    {
+        var name = wanted;
+        while (name == owner.CsName || reserved.Contains(name) || owner.HasMember(name))
+            name += "_";
+        return name;
+    }
+
+    private RecordModel NestedRecord(RecordModel owner, HashSet<string> reserved, string name, CXCursor nestedDecl, CXType canonical)
+    {
+        var nested = new RecordModel(NestedName(owner, reserved, name), null, LibClang.clang_Type_getSizeOf(canonical), nestedDecl.Kind == CursorKind.UnionDecl);
+        owner.NestedRecords.Add(nested);
+        AddFields(nested, nestedDecl, 0, ReservedNames(nestedDecl));
+        return nested;
+    }
+
+    private bool IsUntypedefedUnnamed(CXCursor decl) =>
+        IsUnnamed(decl) && !_typedefForRecord.ContainsKey(LibClang.Usr(Definition(decl)));
+
+    /// <param name="owner">Set for the fields of an anonymous member: their offsets are looked up by name in the
+    /// record that holds them in C# (libclang reports them relative to the anonymous record itself).</param>
+    private void AddFields(RecordModel model, CXCursor decl, long baseBits, HashSet<string> reserved, CXType? owner = null)
+    {
+        var ownerType = owner ?? LibClang.clang_getCursorType(decl);
+        foreach (var field in LibClang.Children(decl))
+        {
+            if (IsAnonymousMember(field))
+            {
+                AddFields(model, Definition(field), baseBits, reserved, ownerType);
+                continue;
+            }
+            if (field.Kind != CursorKind.FieldDecl)
+                continue;
             var name = LibClang.Spelling(field);
+            if (owner != null && name.Length == 0)
+                continue; // unnamed padding bits inside an anonymous member
             var type = LibClang.clang_getCursorType(field);
-            var bits = baseBits + LibClang.clang_Cursor_getOffsetOfField(field);
+            var bits = baseBits + (owner != null ? LibClang.clang_Type_getOffsetOf(ownerType, name) : LibClang.clang_Cursor_getOffsetOfField(field));
+            if (bits < baseBits)
+            {
+                var (file, line) = LibClang.Location(field);
+                throw new GeneratorException($"{file}:{line}: libclang gives no offset for '{model.CsName}.{name}'.");
+            }
             var canonical = LibClang.clang_getCanonicalType(type);
             var csName = name == model.CsName ? name + "_" : Escape(name);
             if (LibClang.clang_Cursor_isBitField(field) != 0)
             {
-                var width = LibClang.clang_getFieldDeclBitWidth(field);
-                var unit = LibClang.clang_Type_getSizeOf(canonical);
-                var storage = bits / (unit * 8) * unit;
-                var shift = (int)(bits - storage * 8);
-                if (shift + width > unit * 8)
-                {
-                    var (file, line) = LibClang.Location(field);
-                    throw new GeneratorException($"{file}:{line}: bitfield '{model.CsName}.{name}' straddles its storage unit; it cannot be mapped.");
-                }
-                var storageType = canonical.Kind == TypeKind.Enum ? Primitive(LibClang.clang_getEnumDeclIntegerType(LibClang.clang_getTypeDeclaration(canonical))) : Primitive(canonical);
-                model.Fields.Add(new FieldModel(csName, storage, storageType, FieldKind.Bitfield) { Shift = shift, Width = width });
+                AddBitfield(model, field, name, csName, bits, canonical);
                 continue;
             }
-            if (canonical.Kind == TypeKind.Record && IsUnnamed(LibClang.clang_getTypeDeclaration(canonical)))
+            if (canonical.Kind == TypeKind.Record && IsUntypedefedUnnamed(LibClang.clang_getTypeDeclaration(canonical)))
             {
                 var nestedDecl = Definition(LibClang.clang_getTypeDeclaration(canonical));
                 if (name.Length == 0)
-                {
-                    AddFields(model, nestedDecl, bits);
-                    continue;
-                }
-                if (!_typedefForRecord.ContainsKey(LibClang.Usr(nestedDecl)))
-                {
-                    var nested = new RecordModel($"{model.CsName}_{name}", null, LibClang.clang_Type_getSizeOf(canonical), nestedDecl.Kind == CursorKind.UnionDecl);
-                    _records[nested.CsName] = nested;
-                    AddFields(nested, nestedDecl, 0);
-                    model.Fields.Add(new FieldModel(csName, bits / 8, nested.CsName, FieldKind.Nested) { Nested = nested });
-                    continue;
-                }
+                    continue; // the implicit field of an anonymous member, handled through its record above
+                var nested = NestedRecord(model, reserved, name + "_t", nestedDecl, canonical);
+                model.Fields.Add(new FieldModel(csName, bits / 8, nested.CsName, FieldKind.Nested) { CName = name, Nested = nested });
+                continue;
             }
             if (canonical.Kind == TypeKind.ConstantArray)
             {
-                var element = canonical;
-                long count = 1;
-                while (element.Kind == TypeKind.ConstantArray)
-                {
-                    count *= LibClang.clang_getArraySize(element);
-                    element = LibClang.clang_getCanonicalType(LibClang.clang_getArrayElementType(element));
-                }
-                string elementType;
-                var elementDecl = LibClang.clang_getTypeDeclaration(element);
-                if (element.Kind == TypeKind.Record && IsUnnamed(elementDecl) && !_typedefForRecord.ContainsKey(LibClang.Usr(Definition(elementDecl))))
-                {
-                    var nested = new RecordModel($"{model.CsName}_{name}_t", null, LibClang.clang_Type_getSizeOf(element), elementDecl.Kind == CursorKind.UnionDecl);
-                    _records[nested.CsName] = nested;
-                    AddFields(nested, Definition(elementDecl), 0);
-                    elementType = nested.CsName;
-                }
-                else
-                {
-                    elementType = MapType(element, byValue: true);
-                }
-                if (IsPrimitiveForFixed(elementType) && element.Kind != TypeKind.Enum)
-                {
-                    model.Fields.Add(new FieldModel(csName, bits / 8, elementType, FieldKind.FixedBuffer) { Count = count });
-                }
-                else
-                {
-                    var arrayType = $"{model.CsName}_{name}_e__FixedBuffer";
-                    if (elementType.EndsWith('*') || elementType.StartsWith("delegate*", StringComparison.Ordinal))
-                        elementType = "nint";
-                    model.InlineArrays.Add((arrayType, elementType, count));
-                    model.Fields.Add(new FieldModel(csName, bits / 8, arrayType, FieldKind.InlineArray) { Count = count });
-                }
+                AddArray(model, reserved, name, csName, bits, type);
                 continue;
             }
             if (canonical.Kind == TypeKind.IncompleteArray)
                 continue; // flexible array member: no storage of its own
-            model.Fields.Add(new FieldModel(csName, bits / 8, MapType(type, byValue: true), FieldKind.Normal));
+            model.Fields.Add(new FieldModel(csName, bits / 8, MapType(type, byValue: true), FieldKind.Normal) { CName = name });
         }
     }
 
-    private string EmitStructs(string ns)
+    private void AddArray(RecordModel model, HashSet<string> reserved, string name, string csName, long bits, CXType type)
     {
-        var text = Header(ns, "using System.Runtime.CompilerServices;", "using System.Runtime.InteropServices;");
-        foreach (var model in _records.Values.OrderBy(r => r.CsName, StringComparer.Ordinal))
+        // Walk down the dimensions keeping the element's sugar (typedef names such as size_t).
+        var elementSugared = Desugar(type);
+        long count = 1;
+        while (LibClang.clang_getCanonicalType(elementSugared).Kind == TypeKind.ConstantArray)
         {
-            text.Append(BindingGenerator.Invariant($"[StructLayout(LayoutKind.Explicit, Size = {model.Size})]\n"));
-            text.Append(BindingGenerator.Invariant($"public unsafe partial struct {model.CsName}\n{{\n"));
-            var storages = new HashSet<long>();
-            foreach (var field in model.Fields)
-            {
-                switch (field.Kind)
-                {
-                    case FieldKind.FixedBuffer:
-                        text.Append(BindingGenerator.Invariant($"    [FieldOffset({field.Offset})] public fixed {field.Type} {field.Name}[{field.Count}];\n"));
-                        break;
-                    case FieldKind.Bitfield:
-                    {
-                        var storage = $"_bitfield{field.Offset}";
-                        if (storages.Add(field.Offset))
-                            text.Append(BindingGenerator.Invariant($"    [FieldOffset({field.Offset})] private {field.Type} {storage};\n"));
-                        var mask = field.Width >= 64 ? ulong.MaxValue : (1UL << field.Width) - 1;
-                        text.Append(BindingGenerator.Invariant(
-                            $"    public {field.Type} {field.Name}\n    {{\n        readonly get => unchecked(({field.Type})(((ulong){storage} >> {field.Shift}) & 0x{mask:X}UL));\n"));
-                        text.Append(BindingGenerator.Invariant(
-                            $"        set => {storage} = unchecked(({field.Type})(((ulong){storage} & ~(0x{mask:X}UL << {field.Shift})) | (((ulong)value & 0x{mask:X}UL) << {field.Shift})));\n    }}\n"));
-                        break;
-                    }
-                    default:
-                        text.Append(BindingGenerator.Invariant($"    [FieldOffset({field.Offset})] public {field.Type} {field.Name};\n"));
-                        break;
-                }
-            }
-            text.Append("}\n\n");
-            foreach (var (name, element, count) in model.InlineArrays)
-            {
-                text.Append(BindingGenerator.Invariant($"[InlineArray({count})]\npublic unsafe struct {name}\n{{\n    private {element} _element0;\n}}\n\n"));
-            }
+            if (elementSugared.Kind != TypeKind.ConstantArray)
+                elementSugared = LibClang.clang_getCanonicalType(elementSugared);
+            count *= LibClang.clang_getArraySize(elementSugared);
+            elementSugared = Desugar(LibClang.clang_getArrayElementType(elementSugared));
         }
-        foreach (var name in _opaque.Where(n => !_records.ContainsKey(n)))
-            text.Append(BindingGenerator.Invariant($"/// <summary>Opaque here: used only through pointers.</summary>\npublic partial struct {name}\n{{\n}}\n\n"));
-        return text.ToString().TrimEnd('\n') + "\n";
+        var element = LibClang.clang_getCanonicalType(elementSugared);
+        string elementType;
+        var elementDecl = LibClang.clang_getTypeDeclaration(element);
+        if (element.Kind == TypeKind.Record && IsUntypedefedUnnamed(elementDecl))
+            elementType = NestedRecord(model, reserved, name + "_t", Definition(elementDecl), element).CsName;
+        else
+            elementType = MapType(elementSugared, byValue: true);
+        if (IsPrimitiveForFixed(elementType) && element.Kind != TypeKind.Enum)
+        {
+            model.Fields.Add(new FieldModel(csName, bits / 8, elementType, FieldKind.FixedBuffer) { CName = name, Count = count });
+            return;
+        }
+        if (count == 0)
+            return; // zero-length array (GNU flexible member): no storage
+        // Pointers cannot be generic arguments, so an inline array of pointers holds nint.
+        if (elementType.EndsWith('*') || elementType.StartsWith("delegate*", StringComparison.Ordinal))
+            elementType = "nint";
+        var arrayName = NestedName(model, reserved, name + "_e__FixedBuffer");
+        model.InlineArrays.Add(new InlineArrayModel(arrayName, elementType, count));
+        model.Fields.Add(new FieldModel(csName, bits / 8, arrayName, FieldKind.InlineArray) { CName = name, Count = count });
     }
 
-    private string EmitEnums(string ns)
+    private static void AddBitfield(RecordModel model, CXCursor field, string name, string csName, long bits, CXType canonical)
     {
-        var text = Header(ns);
-        foreach (var name in _enumsUsed)
+        var width = LibClang.clang_getFieldDeclBitWidth(field);
+        if (width == 0)
+            return; // unnamed ':0' only aligns the next field
+        var unit = LibClang.clang_Type_getSizeOf(canonical);
+        var storage = bits / (unit * 8) * unit;
+        var shift = (int)(bits - storage * 8);
+        var valueType = canonical.Kind == TypeKind.Enum
+            ? Primitive(LibClang.clang_getCanonicalType(LibClang.clang_getEnumDeclIntegerType(LibClang.clang_getTypeDeclaration(canonical))))
+            : Primitive(canonical);
+        if (shift + width > unit * 8 || storage + unit > model.Size || unit is not (1 or 2 or 4 or 8))
         {
-            var decl = _enumDecls[name];
-            var underlying = Primitive(LibClang.clang_getCanonicalType(LibClang.clang_getEnumDeclIntegerType(decl)));
-            var unsigned = underlying.StartsWith('u') || underlying == "byte";
-            text.Append(BindingGenerator.Invariant($"public enum {name} : {underlying}\n{{\n"));
-            foreach (var constant in LibClang.Children(decl).Where(c => c.Kind == CursorKind.EnumConstantDecl))
-            {
-                var value = unsigned
-                    ? LibClang.clang_getEnumConstantDeclUnsignedValue(constant).ToString(System.Globalization.CultureInfo.InvariantCulture)
-                    : LibClang.clang_getEnumConstantDeclValue(constant).ToString(System.Globalization.CultureInfo.InvariantCulture);
-                text.Append(BindingGenerator.Invariant($"    {LibClang.Spelling(constant)} = unchecked(({underlying})({value})),\n"));
-            }
-            text.Append("}\n\n");
+            var (file, line) = LibClang.Location(field);
+            throw new GeneratorException($"{file}:{line}: bitfield '{model.CsName}.{name}' does not sit inside one aligned {valueType}; it cannot be mapped.");
         }
-        return text.ToString().TrimEnd('\n') + "\n";
-    }
-
-    // ---- constants ----
-
-    private SortedDictionary<string, long> EvaluateConstants(nint index)
-    {
-        var candidates = _macros.Where(m => !m.Value.FunctionLike && InProjectHeaders(m.Value.File)).Select(m => m.Key)
-            .Concat(_anonymousEnumConstants.Keys)
-            .Concat(_settingNames)
-            .Where(n => !n.StartsWith("__", StringComparison.Ordinal) && _selection.Wants(n, out _))
-            .Distinct().OrderBy(n => n, StringComparer.Ordinal).ToList();
-        var values = new SortedDictionary<string, long>(StringComparer.Ordinal);
-        if (candidates.Count == 0)
-            return values;
-        var source = new StringBuilder(_selection.IncludeSource);
-        foreach (var name in candidates)
-            source.Append(BindingGenerator.Invariant($"static const long long __pjsharp_c_{name} = (long long)({name});\n"));
-        var unit = Parse(index, source.ToString(), tolerateErrors: true);
-        try
+        if (name.Length == 0)
+            return; // unnamed padding bits
+        // One unsigned storage field per unit; each property reads and writes its own bits of it.
+        var storageType = unit switch { 1 => "byte", 2 => "ushort", 4 => "uint", _ => "ulong" };
+        model.Fields.Add(new FieldModel(csName, storage, valueType, FieldKind.Bitfield)
         {
-            foreach (var cursor in LibClang.Children(LibClang.clang_getTranslationUnitCursor(unit)))
-            {
-                if (cursor.Kind != CursorKind.VarDecl)
-                    continue;
-                var name = LibClang.Spelling(cursor);
-                if (!name.StartsWith("__pjsharp_c_", StringComparison.Ordinal))
-                    continue;
-                var result = LibClang.clang_Cursor_Evaluate(cursor);
-                if (result == 0)
-                    continue;
-                try
-                {
-                    if (LibClang.clang_EvalResult_getKind(result) == 1 /* CXEval_Int */)
-                        values[name["__pjsharp_c_".Length..]] = LibClang.clang_EvalResult_getAsLongLong(result);
-                }
-                finally
-                {
-                    LibClang.clang_EvalResult_dispose(result);
-                }
-            }
-        }
-        finally
-        {
-            LibClang.clang_disposeTranslationUnit(unit);
-        }
-        foreach (var name in candidates.Where(n => _selection.IsExact(n) && !values.ContainsKey(n)))
-        {
-            var (file, line) = _selection.Origin(name);
-            throw new GeneratorException($"{file}:{line}: '{name}' is not an integer constant.");
-        }
-        return values;
-    }
-
-    private static string EmitConstants(string ns, SortedDictionary<string, long> constants)
-    {
-        var text = Header(ns);
-        text.Append("public static class PjConstants\n{\n");
-        foreach (var (name, value) in constants)
-        {
-            var type = value is >= int.MinValue and <= int.MaxValue ? "int" : "long";
-            text.Append(BindingGenerator.Invariant($"    public const {type} {name} = {value};\n"));
-        }
-        text.Append("}\n");
-        return text.ToString();
-    }
-
-    // ---- layout ----
-
-    private List<(string Type, string Member, bool Fixed)> LayoutEntries()
-    {
-        var entries = new List<(string, string, bool)>();
-        foreach (var model in _records.Values.Where(r => r.CName != null).OrderBy(r => r.CsName, StringComparer.Ordinal))
-        {
-            entries.Add((model.CsName, "", false));
-            AddLayoutPaths(model, model.CsName, "", entries);
-        }
-        return entries;
-    }
-
-    private static void AddLayoutPaths(RecordModel model, string top, string prefix, List<(string, string, bool)> entries)
-    {
-        foreach (var field in model.Fields)
-        {
-            if (field.Kind == FieldKind.Bitfield)
-                continue;
-            var path = prefix + field.Name.TrimStart('@');
-            entries.Add((top, path, field.Kind == FieldKind.FixedBuffer));
-            if (field.Kind == FieldKind.Nested)
-                AddLayoutPaths(field.Nested!, top, path + ".", entries);
-        }
-    }
-
-    private static string EmitManagedLayout(string ns, List<(string Type, string Member, bool Fixed)> entries)
-    {
-        var text = Header(ns, "using System.Runtime.InteropServices;");
-        text.Append("/// <summary>Sizes and field offsets of the generated structs as C# lays them out (compare with pjsharp_layout_get).</summary>\n");
-        text.Append("public static unsafe class GeneratedLayout\n{\n");
-        text.Append("    public static IReadOnlyList<(string Type, string Member, long Value)> Entries { get; } = Build();\n\n");
-        var groups = entries.GroupBy(e => e.Type).ToList();
-        text.Append("    private static List<(string Type, string Member, long Value)> Build()\n    {\n        var entries = new List<(string, string, long)>();\n");
-        foreach (var group in groups)
-            text.Append(BindingGenerator.Invariant($"        Add_{group.Key}(entries);\n"));
-        text.Append("        return entries;\n    }\n");
-        foreach (var group in groups)
-        {
-            var type = group.Key;
-            text.Append(BindingGenerator.Invariant($"\n    private static void Add_{type}(List<(string, string, long)> entries)\n    {{\n"));
-            text.Append(BindingGenerator.Invariant($"        var p = ({type}*)NativeMemory.AllocZeroed((nuint)sizeof({type}));\n        try\n        {{\n"));
-            foreach (var (_, member, isFixed) in group)
-            {
-                var csMember = string.Join(".", member.Split('.').Select(Escape));
-                var value = member.Length == 0 ? $"sizeof({type})"
-                    : isFixed ? $"(long)((byte*)p->{csMember} - (byte*)p)"
-                    : $"(long)((byte*)&p->{csMember} - (byte*)p)";
-                text.Append(BindingGenerator.Invariant($"            entries.Add((\"{type}\", \"{member}\", {value}));\n"));
-            }
-            text.Append("        }\n        finally\n        {\n            NativeMemory.Free(p);\n        }\n    }\n");
-        }
-        text.Append("}\n");
-        return text.ToString();
-    }
-
-    private string EmitNativeLayout(List<(string Type, string Member, bool Fixed)> entries)
-    {
-        var text = new StringBuilder("/* Generated by PjSharp.Bindings.Generator; do not edit. */\n#include <stddef.h>\n");
-        foreach (var include in _selection.IncludeLines)
-            text.Append(include).Append('\n');
-        text.Append("""
-
-            #if defined(_WIN32)
-            #  define PJSHARP_EXPORT __declspec(dllexport)
-            #else
-            #  define PJSHARP_EXPORT __attribute__((visibility("default")))
-            #endif
-
-            typedef struct pjsharp_layout_entry { const char *type; const char *member; size_t value; } pjsharp_layout_entry;
-
-            static const pjsharp_layout_entry layout_table[] = {
-
-            """);
-        foreach (var (type, member, _) in entries)
-        {
-            var cName = _records[type].CName!;
-            var value = member.Length == 0 ? $"sizeof({cName})" : $"offsetof({cName}, {member})";
-            text.Append(BindingGenerator.Invariant($"    {{ \"{type}\", \"{member}\", {value} }},\n"));
-        }
-        text.Append("""
-            };
-
-            PJSHARP_EXPORT int pjsharp_layout_count(void)
-            {
-                return (int)(sizeof(layout_table) / sizeof(layout_table[0]));
-            }
-
-            PJSHARP_EXPORT const pjsharp_layout_entry *pjsharp_layout_get(int index)
-            {
-                return index >= 0 && index < pjsharp_layout_count() ? &layout_table[index] : NULL;
-            }
-
-            """);
-        return text.ToString();
+            CName = name, Shift = shift, Width = width, Signed = IsSigned(canonical), StorageType = storageType,
+        });
     }
 }

@@ -64,14 +64,43 @@ internal static unsafe partial class LibClang
         var configured = Environment.GetEnvironmentVariable("LIBCLANG_PATH");
         if (!string.IsNullOrEmpty(configured))
             candidates.Add(configured);
-        candidates.AddRange(["/usr/lib/llvm-14/lib/libclang.so.1", "libclang-14.so.1", "libclang.so.1", "libclang.so", "libclang.dylib", "libclang.dll"]);
+        candidates.AddRange(["libclang-14.so.1", "libclang.so.1", "libclang.so", "libclang.dylib", "libclang.dll"]);
         foreach (var candidate in candidates)
         {
             if (NativeLibrary.TryLoad(candidate, out var handle))
                 return handle;
         }
-        return 0;
+        throw new DllNotFoundException("libclang not found: install libclang (Debian: libclang-14) or set LIBCLANG_PATH to its full path.");
     }
+
+    /// <summary>
+    /// clang's own headers (stddef.h, stdarg.h) sit in a resource directory beside the library; a
+    /// libclang loaded through a distribution symlink cannot find it alone, so it is looked up here.
+    /// </summary>
+    public static string? ResourceDirectory()
+    {
+        var configured = Environment.GetEnvironmentVariable("LIBCLANG_RESOURCE_DIR");
+        if (!string.IsNullOrEmpty(configured))
+            return configured;
+        _ = clang_getClangVersion(); // makes sure the library is loaded
+        string? library = null;
+        if (File.Exists("/proc/self/maps"))
+        {
+            library = File.ReadLines("/proc/self/maps").Select(l => l.Split(' ', StringSplitOptions.RemoveEmptyEntries))
+                .Where(f => f.Length >= 6 && Path.GetFileName(f[5]).StartsWith("libclang", StringComparison.Ordinal))
+                .Select(f => f[5]).FirstOrDefault();
+        }
+        if (library == null)
+            return null;
+        var lib = Path.GetDirectoryName(new FileInfo(library).ResolveLinkTarget(true)?.FullName ?? library);
+        var versions = lib == null ? null : Path.Combine(lib, "clang");
+        if (versions == null || !Directory.Exists(versions))
+            return null;
+        return Directory.GetDirectories(versions).Where(d => File.Exists(Path.Combine(d, "include", "stddef.h")))
+            .OrderByDescending(d => d, StringComparer.Ordinal).FirstOrDefault();
+    }
+
+    public static string Version() => ToManaged(clang_getClangVersion());
 
     public delegate int Visitor(CXCursor cursor, CXCursor parent);
 
@@ -120,6 +149,7 @@ internal static unsafe partial class LibClang
         return (file == 0 ? "" : ToManaged(clang_getFileName(file)), (int)line);
     }
 
+    [LibraryImport(Library)] private static partial CXString clang_getClangVersion();
     [LibraryImport(Library)] public static partial nint clang_createIndex(int excludeDeclarationsFromPch, int displayDiagnostics);
     [LibraryImport(Library)] public static partial void clang_disposeIndex(nint index);
     [LibraryImport(Library)] public static partial int clang_parseTranslationUnit2(nint index, byte* sourceFilename, byte** commandLineArgs, int numArgs, nint unsavedFiles, uint numUnsavedFiles, uint options, nint* translationUnit);
@@ -156,6 +186,8 @@ internal static unsafe partial class LibClang
     [LibraryImport(Library)] public static partial uint clang_Cursor_isBitField(CXCursor cursor);
     [LibraryImport(Library)] public static partial int clang_getFieldDeclBitWidth(CXCursor cursor);
     [LibraryImport(Library)] public static partial uint clang_Cursor_isAnonymous(CXCursor cursor);
+    [LibraryImport(Library)] public static partial uint clang_Cursor_isAnonymousRecordDecl(CXCursor cursor);
+    [LibraryImport(Library, StringMarshalling = StringMarshalling.Utf8)] public static partial long clang_Type_getOffsetOf(CXType type, string field);
     [LibraryImport(Library)] public static partial CXCursor clang_getCanonicalCursor(CXCursor cursor);
     [LibraryImport(Library)] public static partial CXCursor clang_getCursorDefinition(CXCursor cursor);
     [LibraryImport(Library)] public static partial uint clang_Cursor_isNull(CXCursor cursor);
