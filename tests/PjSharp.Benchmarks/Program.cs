@@ -1,9 +1,17 @@
 // Benchmarks measure and print; they are not tests. Usage: PjSharp.Benchmarks <suite>
-var suites = new Dictionary<string, Func<string[], Task<int>>>(StringComparer.OrdinalIgnoreCase);
+var suites = new Dictionary<string, Func<string[], Task<int>>>(StringComparer.OrdinalIgnoreCase)
+{
+    ["sip-ladder"] = PjSharp.Benchmarks.Sip.SipRateLadder.RunAsync,
+};
 if (args.Length == 0 || args[0] == "all")
 {
-    Console.WriteLine($"benchmark suites: {(suites.Count == 0 ? "(none yet)" : string.Join(", ", suites.Keys))}");
-    return 0;
+    var worst = 0;
+    foreach (var (name, suite) in suites)
+    {
+        Console.WriteLine($"== {name} ==");
+        worst = Math.Max(worst, await suite(args.Length == 0 ? [] : args[1..]));
+    }
+    return worst;
 }
 if (!suites.TryGetValue(args[0], out var run))
 {
