@@ -1,0 +1,165 @@
+using System.Data.Common;
+using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace PjSharp.DataAccess.Sqlite;
+
+/// <summary>Settings of a <see cref="SqliteBackend"/>.</summary>
+public sealed class SqliteBackendOptions
+{
+    /// <summary>The database file; created when missing.</summary>
+    public string Path { get; set; } = "pjsharp.db";
+
+    /// <summary>How long a statement waits for another process's lock before failing.</summary>
+    public TimeSpan BusyTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Fail instead of creating the file when it does not exist (for tools that only read).</summary>
+    public bool MustExist { get; set; }
+
+    /// <summary>Logs of the backend.</summary>
+    public ILoggerFactory? LoggerFactory { get; set; }
+
+    /// <summary>Schema version to migrate to (tests of migrations); the latest by default.</summary>
+    internal int TargetSchemaVersion { get; set; } = SqlObjectBackend.LatestSchemaVersion;
+}
+
+/// <summary>
+/// The embedded default store, in one SQLite file: WAL journal with <c>synchronous=FULL</c>, so a write is on disk
+/// when its call returns. Writes go through one connection in turn; reads use pooled connections in parallel.
+/// Changes made by other processes on the same file are not announced (use PostgreSQL for several nodes).
+/// </summary>
+public sealed class SqliteBackend : SqlObjectBackend
+{
+    private readonly string _connectionString;
+    private readonly SemaphoreSlim _writeGate = new(1, 1);
+    private SqliteConnection? _writer;
+
+    private SqliteBackend(string path, string connectionString, ILogger logger)
+        : base($"sqlite ({path})", logger)
+    {
+        FilePath = path;
+        _connectionString = connectionString;
+    }
+
+    /// <summary>The database file.</summary>
+    public string FilePath { get; }
+
+    /// <summary>Opens (creating if needed) and migrates the database.</summary>
+    public static async Task<SqliteBackend> OpenAsync(SqliteBackendOptions options, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentException.ThrowIfNullOrEmpty(options.Path);
+        if (options.MustExist && !File.Exists(options.Path))
+            throw new FileNotFoundException($"SQLite database '{options.Path}' does not exist", options.Path);
+        var builder = new SqliteConnectionStringBuilder
+        {
+            DataSource = options.Path,
+            Mode = SqliteOpenMode.ReadWriteCreate,
+            Cache = SqliteCacheMode.Private,
+            Pooling = true,
+            DefaultTimeout = (int)Math.Ceiling(options.BusyTimeout.TotalSeconds),
+        };
+        var logger = options.LoggerFactory?.CreateLogger<SqliteBackend>() ?? (ILogger)NullLogger.Instance;
+        var backend = new SqliteBackend(options.Path, builder.ToString(), logger);
+        try
+        {
+            backend._writer = new SqliteConnection(backend._connectionString);
+            await backend._writer.OpenAsync(cancellationToken).ConfigureAwait(false);
+            await ExecuteAsync(backend._writer, null, "PRAGMA journal_mode=WAL", cancellationToken).ConfigureAwait(false);
+            await ConfigureAsync(backend._writer, cancellationToken).ConfigureAwait(false);
+            await backend.MigrateAsync(options.TargetSchemaVersion, cancellationToken).ConfigureAwait(false);
+            return backend;
+        }
+        catch
+        {
+            await backend.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    private static async Task ConfigureAsync(SqliteConnection connection, CancellationToken cancellationToken)
+    {
+        // FULL makes each commit fsync the WAL: a write is durable when the call returns.
+        await ExecuteAsync(connection, null, "PRAGMA synchronous=FULL", cancellationToken).ConfigureAwait(false);
+        await ExecuteAsync(connection, null, "PRAGMA foreign_keys=ON", cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>The journal mode and synchronous level in force on the write connection (for checks).</summary>
+    public async Task<(string JournalMode, int Synchronous)> GetDurabilitySettingsAsync(CancellationToken cancellationToken = default)
+    {
+        var connection = (SqliteConnection)await OpenConnectionAsync(forWrite: true, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await using var journal = Command(connection, null, "PRAGMA journal_mode");
+            var mode = Convert.ToString(await journal.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false), System.Globalization.CultureInfo.InvariantCulture) ?? "";
+            await using var sync = Command(connection, null, "PRAGMA synchronous");
+            var level = Convert.ToInt32(await sync.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false), System.Globalization.CultureInfo.InvariantCulture);
+            return (mode, level);
+        }
+        finally
+        {
+            await ReleaseConnectionAsync(connection, forWrite: true).ConfigureAwait(false);
+        }
+    }
+
+    /// <inheritdoc/>
+    protected override string KeyColumnType => "TEXT";
+
+    /// <inheritdoc/>
+    protected override string IndexedValue(string column) => column;
+
+    /// <inheritdoc/>
+    protected override async ValueTask<DbConnection> OpenConnectionAsync(bool forWrite, CancellationToken cancellationToken)
+    {
+        if (forWrite)
+        {
+            await _writeGate.WaitAsync(cancellationToken).ConfigureAwait(false);
+            return _writer ?? throw new ObjectDisposedException(nameof(SqliteBackend));
+        }
+        var connection = new SqliteConnection(_connectionString);
+        try
+        {
+            await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            await connection.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+        return connection;
+    }
+
+    /// <inheritdoc/>
+    protected override ValueTask ReleaseConnectionAsync(DbConnection connection, bool forWrite)
+    {
+        if (!forWrite)
+            return base.ReleaseConnectionAsync(connection, forWrite);
+        _writeGate.Release();
+        return ValueTask.CompletedTask;
+    }
+
+    /// <inheritdoc/>
+    protected override ValueTask LockSchemaAsync(DbConnection connection, DbTransaction transaction, CancellationToken cancellationToken) =>
+        ValueTask.CompletedTask; // Microsoft.Data.Sqlite begins IMMEDIATE transactions: the write lock is already held.
+
+    /// <inheritdoc/>
+    public override async ValueTask DisposeAsync()
+    {
+        await _writeGate.WaitAsync().ConfigureAwait(false);
+        try
+        {
+            if (_writer is not null)
+            {
+                await _writer.DisposeAsync().ConfigureAwait(false);
+                _writer = null;
+            }
+        }
+        finally
+        {
+            _writeGate.Release();
+        }
+        using var pooled = new SqliteConnection(_connectionString);
+        SqliteConnection.ClearPool(pooled);
+    }
+}
