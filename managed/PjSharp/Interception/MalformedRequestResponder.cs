@@ -118,8 +118,6 @@ internal sealed unsafe class MalformedRequestResponder
     private sealed class SanityService(MalformedRequestResponder owner)
         : SipService("pjsharp-malformed-requests", SipServicePriority.Interception - 1)
     {
-        private static readonly string[] UriSchemes = ["sip", "sips", "tel"];
-
         public override bool OnRequest(SipRequest request)
         {
             var rdata = request.Native;
@@ -133,7 +131,7 @@ internal sealed unsafe class MalformedRequestResponder
             if (ContentLengthProblem(rdata, isDatagram) is { } problem)
                 return Reject(request, isAck, 400, problem);
             var scheme = UriScheme(message->line.req.uri);
-            if (!UriSchemes.Contains(scheme, StringComparer.OrdinalIgnoreCase))
+            if (!RawRequest.UriSchemes.Contains(scheme, StringComparer.OrdinalIgnoreCase))
                 return Reject(request, isAck, 416, "Unsupported URI Scheme");
             if (!isAck && message->line.req.method.id != pjsip_method_e.PJSIP_CANCEL_METHOD
                 && UnsupportedRequirements(owner._endpoint, rdata) is { Length: > 0 } unsupported)

@@ -9,7 +9,8 @@ namespace PjSharp.Interception;
 /// </summary>
 internal sealed class RawRequest
 {
-    private static readonly string[] UriSchemes = ["sip", "sips", "tel"];
+    /// <summary>Request-URI schemes PjSharp accepts; anything else is answered 416.</summary>
+    public static readonly string[] UriSchemes = ["sip", "sips", "tel"];
 
     public bool IsRequest { get; private set; }
     public bool IsAck { get; private set; }

@@ -50,10 +50,7 @@ internal static unsafe class MessageReader
         fixed (byte* pointer = bytes)
         {
             var pjName = PjStr.FromPointer(pointer, bytes.Length);
-            var header = (pjsip_hdr*)PjsipSipMsg.pjsip_msg_find_hdr_by_name(message, &pjName, start);
-            if (header == null)
-                header = (pjsip_hdr*)PjsipSipMsg.pjsip_msg_find_hdr_by_names(message, &pjName, &pjName, start);
-            return header;
+            return (pjsip_hdr*)PjsipSipMsg.pjsip_msg_find_hdr_by_name(message, &pjName, start);
         }
     }
 

@@ -28,9 +28,9 @@ public class MalformedRequestTests
             extra + contentLength + "\r\n" + body;
     }
 
-    private void AssertAnswer(string text, int expected, bool tcp = false, string? contains = null)
+    /// <summary>Sends from the client whose address the request's Via names, so any answer reaches it.</summary>
+    private void AssertAnswer(RawSipClient client, string text, int expected, string? contains = null)
     {
-        using var client = new RawSipClient(tcp ? _server.Tcp : _server.Udp, tcp);
         var status = client.Exchange(text, Answer, out var response);
         Assert.That(status, Is.EqualTo(expected), response ?? "(no answer)");
         if (contains != null)
@@ -45,42 +45,56 @@ public class MalformedRequestTests
     public void Bad_sip_version_gets_505()
     {
         using var c = Probe();
-        AssertAnswer(Request(c, "OPTIONS sip:ping@127.0.0.1 SIP/3.0"), 505);
+        AssertAnswer(c, Request(c, "OPTIONS sip:ping@127.0.0.1 SIP/3.0"), 505);
     }
 
     [Test]
     public void Unknown_uri_scheme_gets_416()
     {
         using var c = Probe();
-        AssertAnswer(Request(c, "OPTIONS xyz:ping@127.0.0.1 SIP/2.0"), 416);
+        AssertAnswer(c, Request(c, "OPTIONS xyz:ping@127.0.0.1 SIP/2.0"), 416);
+    }
+
+    [Test]
+    public void Unsupported_require_gets_420_naming_the_extension()
+    {
+        using var c = Probe();
+        AssertAnswer(c, Request(c, extra: "Require: foo\r\n"), 420, contains: "Unsupported: foo");
+    }
+
+    [Test]
+    public void Duplicate_content_length_gets_400()
+    {
+        using var c = Probe();
+        AssertAnswer(c, Request(c, contentLength: "Content-Type: text/plain\r\nContent-Length: 5\r\nContent-Length: 7\r\n", body: "hello"), 400);
     }
 
     [Test]
     public void Missing_call_id_gets_400()
     {
         using var c = Probe();
-        AssertAnswer(Request(c, callId: null), 400);
+        AssertAnswer(c, Request(c, callId: null), 400);
     }
 
     [Test]
     public void Missing_cseq_gets_400()
     {
         using var c = Probe();
-        AssertAnswer(Request(c, cseq: null), 400);
+        AssertAnswer(c, Request(c, cseq: null), 400);
     }
 
     [Test]
     public void Broken_header_gets_400()
     {
         using var c = Probe();
-        AssertAnswer(Request(c, cseq: "one OPTIONS"), 400);
+        AssertAnswer(c, Request(c, cseq: "one OPTIONS"), 400);
     }
 
     [Test]
     public void Malformed_request_over_tcp_is_answered_on_the_connection()
     {
         using var c = Probe(tcp: true);
-        AssertAnswer(Request(c, "OPTIONS sip:ping@127.0.0.1 SIP/3.0"), 505, tcp: true);
+        AssertAnswer(c, Request(c, "OPTIONS sip:ping@127.0.0.1 SIP/3.0"), 505);
     }
 
     [Test]
