@@ -46,6 +46,11 @@ public static unsafe partial class PjSharpNative
     [UnmanagedCallConv(CallConvs = [typeof(CallConvCdecl)])]
     public static partial void pjsharp_module_destroy(pjsip_module* module);
 
+    /// <summary>Registers the calling thread with pjlib (the descriptor is allocated natively and kept).</summary>
+    [LibraryImport(NativeLibraryResolver.LibraryName)]
+    [UnmanagedCallConv(CallConvs = [typeof(CallConvCdecl)])]
+    public static partial int pjsharp_thread_register(byte* name);
+
     [LibraryImport(NativeLibraryResolver.LibraryName)]
     [UnmanagedCallConv(CallConvs = [typeof(CallConvCdecl)])]
     public static partial void pjsharp_log_set_callback(delegate* unmanaged[Cdecl]<int, byte*, int, void> callback);

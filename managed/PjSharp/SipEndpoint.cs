@@ -30,6 +30,7 @@ public sealed unsafe class SipEndpoint : IDisposable, IAsyncDisposable
     private pjsip_endpoint* _endpoint;
     private Thread[] _workers = [];
     private volatile bool _stopping;
+    private int _capabilityVersion;
     private int _disposed;
 
     private SipEndpoint(SipEndpointOptions options, ILoggerFactory loggerFactory)
@@ -109,6 +110,44 @@ public sealed unsafe class SipEndpoint : IDisposable, IAsyncDisposable
         get { lock (_gate) return _transports.ToArray(); }
     }
 
+    /// <summary>
+    /// The methods advertised in Allow: those pjsip's own modules declared, then those of the
+    /// registered services, each once, in upper case.
+    /// </summary>
+    public IReadOnlyList<string> AllowedMethods
+    {
+        get
+        {
+            lock (_gate)
+            {
+                var methods = new List<string>();
+                PjThread.EnsureRegistered();
+                var allow = (pjsip_generic_array_hdr*)PjsipSipEndpoint.pjsip_endpt_get_capability(Native, (int)pjsip_hdr_e.PJSIP_H_ALLOW, null);
+                if (allow != null)
+                {
+                    for (var i = 0; i < (int)allow->count; i++)
+                        AddMethod(methods, PjStr.ToManagedString(allow->values[i]));
+                }
+                foreach (var registration in _services)
+                {
+                    foreach (var method in registration.Service.Methods)
+                        AddMethod(methods, method);
+                }
+                return methods;
+            }
+        }
+    }
+
+    /// <summary>Changes whenever <see cref="AllowedMethods"/> may have changed, so answers can cache it.</summary>
+    internal int CapabilityVersion => Volatile.Read(ref _capabilityVersion);
+
+    private static void AddMethod(List<string> methods, string method)
+    {
+        var upper = method.Trim().ToUpperInvariant();
+        if (upper.Length > 0 && !methods.Contains(upper))
+            methods.Add(upper);
+    }
+
     public bool IsRunning => _workers.Length > 0 && !_stopping;
 
     /// <summary>Starts a transport and returns where it listens (with the real port when 0 was asked).</summary>
@@ -135,6 +174,7 @@ public sealed unsafe class SipEndpoint : IDisposable, IAsyncDisposable
             if (_services.Exists(s => ReferenceEquals(s.Service, service) || s.Service.Name == service.Name))
                 throw new InvalidOperationException($"A service named '{service.Name}' is already registered.");
             _services.Add(ServiceRegistration.Register(this, service));
+            Interlocked.Increment(ref _capabilityVersion);
         }
     }
 
@@ -149,6 +189,7 @@ public sealed unsafe class SipEndpoint : IDisposable, IAsyncDisposable
             PjThread.EnsureRegistered();
             _services[index].Dispose();
             _services.RemoveAt(index);
+            Interlocked.Increment(ref _capabilityVersion);
             return true;
         }
     }

@@ -17,6 +17,30 @@ public class SipEndpointTests
         var status = client.Exchange(RawSipClient.Options(client.Local), Answer, out var response);
 
         Assert.That(status, Is.EqualTo(200), response);
+        Assert.That(AllowOf(response), Is.EqualTo(new[] { "OPTIONS" }), response);
+    }
+
+    [Test]
+    public void Allow_follows_the_methods_of_registered_services()
+    {
+        using var server = new TestEndpoint();
+        using var client = new RawSipClient(server.Udp);
+        var messages = new DelegateService("messages", SipServicePriority.Application - 1, _ => false, ["MESSAGE", "options"]);
+
+        server.Endpoint.RegisterService(messages);
+        Assert.That(client.Exchange(RawSipClient.Options(client.Local), Answer, out var withService), Is.EqualTo(200));
+        server.Endpoint.UnregisterService(messages);
+        Assert.That(client.Exchange(RawSipClient.Options(client.Local), Answer, out var without), Is.EqualTo(200));
+
+        Assert.That(AllowOf(withService), Is.EquivalentTo(new[] { "OPTIONS", "MESSAGE" }), withService);
+        Assert.That(AllowOf(without), Is.EqualTo(new[] { "OPTIONS" }), without);
+        Assert.That(server.Endpoint.AllowedMethods, Is.EqualTo(new[] { "OPTIONS" }));
+    }
+
+    private static string[] AllowOf(string? response)
+    {
+        var line = response?.Split("\r\n").FirstOrDefault(l => l.StartsWith("Allow:", StringComparison.OrdinalIgnoreCase));
+        return line == null ? [] : line["Allow:".Length..].Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
     }
 
     [Test]
@@ -159,7 +183,9 @@ public class SipEndpointTests
 
 }
 
-internal sealed class DelegateService(string name, int priority, Func<SipRequest, bool> onRequest) : SipService(name, priority)
+internal sealed class DelegateService(string name, int priority, Func<SipRequest, bool> onRequest, string[]? methods = null) : SipService(name, priority)
 {
+    public override IReadOnlyCollection<string> Methods => methods ?? [];
+
     public override bool OnRequest(SipRequest request) => onRequest(request);
 }

@@ -11,8 +11,11 @@ public sealed unsafe class OptionsService : SipService, IDisposable
 {
     private readonly SipEndpoint _endpoint;
     private readonly bool _rejectOthers;
-    private pj_pool_t* _pool;
-    private pjsip_hdr* _headers;
+    private readonly Lock _rebuild = new();
+    // Every snapshot's pool lives until Dispose: another worker may still be answering with it.
+    private readonly List<nint> _pools = [];
+    private volatile Snapshot? _snapshot;
+    private bool _disposed;
 
     /// <param name="endpoint">The endpoint whose capabilities the answer advertises.</param>
     /// <param name="rejectUnhandled">Also answer other out-of-dialog requests (not ACK) with 501 Not Implemented.</param>
@@ -22,24 +25,9 @@ public sealed unsafe class OptionsService : SipService, IDisposable
         ArgumentNullException.ThrowIfNull(endpoint);
         _endpoint = endpoint;
         _rejectOthers = rejectUnhandled;
-        PjThread.EnsureRegistered();
-        _pool = PjsipSipEndpoint.pjsip_endpt_create_pool(endpoint.Native, null, 1024, 1024);
-        _headers = (pjsip_hdr*)PjPool.pj_pool_calloc(_pool, 1, (nuint)sizeof(pjsip_hdr));
-        _headers->next = _headers;
-        _headers->prev = _headers;
-        foreach (var type in new[] { pjsip_hdr_e.PJSIP_H_ALLOW, pjsip_hdr_e.PJSIP_H_ACCEPT, pjsip_hdr_e.PJSIP_H_SUPPORTED })
-        {
-            var capability = PjsipSipEndpoint.pjsip_endpt_get_capability(endpoint.Native, (int)type, null);
-            if (capability == null)
-                continue;
-            var copy = (pjsip_hdr*)PjsipSipMsg.pjsip_hdr_clone(_pool, capability);
-            // Append to the circular list headed by _headers.
-            copy->prev = _headers->prev;
-            copy->next = _headers;
-            _headers->prev->next = copy;
-            _headers->prev = copy;
-        }
     }
+
+    public override IReadOnlyCollection<string> Methods => ["OPTIONS"];
 
     public override bool OnRequest(SipRequest request)
     {
@@ -48,7 +36,7 @@ public sealed unsafe class OptionsService : SipService, IDisposable
         var method = request.Method;
         if (method == SipMethod.Options)
         {
-            request.RespondStateful(200, null, _headers);
+            request.RespondStateful(200, null, CurrentHeaders());
             return true;
         }
         if (_rejectOthers && method != SipMethod.Ack)
@@ -59,14 +47,86 @@ public sealed unsafe class OptionsService : SipService, IDisposable
         return false;
     }
 
+    private pjsip_hdr* CurrentHeaders()
+    {
+        var version = _endpoint.CapabilityVersion;
+        var snapshot = _snapshot;
+        if (snapshot != null && snapshot.Version == version)
+            return snapshot.Headers;
+        lock (_rebuild)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            snapshot = _snapshot;
+            if (snapshot == null || snapshot.Version != version)
+            {
+                snapshot = Build(version);
+                _snapshot = snapshot;
+            }
+            return snapshot.Headers;
+        }
+    }
+
+    // Allow from the endpoint's services and pjsip's modules; Accept and Supported as pjsip declares them.
+    private Snapshot Build(int version)
+    {
+        PjThread.EnsureRegistered();
+        var pool = PjsipSipEndpoint.pjsip_endpt_create_pool(_endpoint.Native, null, 1024, 1024);
+        _pools.Add((nint)pool);
+        var headers = (pjsip_hdr*)PjPool.pj_pool_calloc(pool, 1, (nuint)sizeof(pjsip_hdr));
+        headers->next = headers;
+        headers->prev = headers;
+
+        var methods = _endpoint.AllowedMethods;
+        var allow = PjsipSipMsg.pjsip_allow_hdr_create(pool);
+        foreach (var method in methods.Take(PjConstants.PJSIP_GENERIC_ARRAY_MAX_COUNT))
+            allow->values[(int)allow->count++] = PoolString(pool, method);
+        Append(headers, (pjsip_hdr*)allow);
+
+        foreach (var type in new[] { pjsip_hdr_e.PJSIP_H_ACCEPT, pjsip_hdr_e.PJSIP_H_SUPPORTED })
+        {
+            var capability = PjsipSipEndpoint.pjsip_endpt_get_capability(_endpoint.Native, (int)type, null);
+            if (capability != null)
+                Append(headers, (pjsip_hdr*)PjsipSipMsg.pjsip_hdr_clone(pool, capability));
+        }
+        return new Snapshot(version, headers);
+    }
+
+    private static void Append(pjsip_hdr* list, pjsip_hdr* header)
+    {
+        header->prev = list->prev;
+        header->next = list;
+        list->prev->next = header;
+        list->prev = header;
+    }
+
+    private static pj_str_t PoolString(pj_pool_t* pool, string text)
+    {
+        var length = System.Text.Encoding.UTF8.GetByteCount(text);
+        var bytes = (byte*)PjPool.pj_pool_alloc(pool, (nuint)Math.Max(1, length));
+        System.Text.Encoding.UTF8.GetBytes(text, new Span<byte>(bytes, length));
+        return PjStr.FromPointer(bytes, length);
+    }
+
     public void Dispose()
     {
-        if (_pool == null)
-            return;
+        lock (_rebuild)
+        {
+            if (_disposed)
+                return;
+            _disposed = true;
+        }
         _endpoint.UnregisterService(this);
         PjThread.EnsureRegistered();
-        PjPool.pj_pool_release(_pool);
-        _pool = null;
-        _headers = null;
+        foreach (var pool in _pools)
+            PjPool.pj_pool_release((pj_pool_t*)pool);
+        _pools.Clear();
+        _snapshot = null;
+    }
+
+    private sealed class Snapshot(int version, pjsip_hdr* headers)
+    {
+        public int Version { get; } = version;
+
+        public pjsip_hdr* Headers { get; } = headers;
     }
 }

@@ -35,6 +35,12 @@ public abstract class SipService
 
     public int Priority { get; }
 
+    /// <summary>
+    /// The methods this service answers (e.g. <c>REGISTER</c>); the endpoint advertises them in
+    /// Allow (OPTIONS answers, 405s) while the service is registered.
+    /// </summary>
+    public virtual IReadOnlyCollection<string> Methods => [];
+
     /// <summary>An incoming request; return true when this service handled it (sent or will send the answer).</summary>
     public virtual bool OnRequest(SipRequest request) => false;
 
