@@ -38,9 +38,15 @@ internal static class ServeCommand
             DefaultValueFactory = _ => 2,
         };
 
+        var poolCache = new Option<int>("--pool-cache-mb")
+        {
+            Description = "Memory pjsip may keep in released pools for reuse, in MiB.",
+            DefaultValueFactory = _ => (int)(new SipEndpointOptions().PoolCacheBytes / (1024 * 1024)),
+        };
+
         var command = new Command("serve", "Run a SIP endpoint that answers OPTIONS on the given transports.")
         {
-            transports, workers, tlsCert, tlsKey, tlsCa, tlsVerifyClient, logLevel, nativeLogLevel,
+            transports, workers, tlsCert, tlsKey, tlsCa, tlsVerifyClient, logLevel, nativeLogLevel, poolCache,
         };
         command.SetAction(async (parse, cancellation) =>
         {
@@ -52,6 +58,7 @@ internal static class ServeCommand
             {
                 WorkerThreads = parse.GetValue(workers),
                 NativeLogLevel = parse.GetValue(nativeLogLevel),
+                PoolCacheBytes = Math.Max(0, parse.GetValue(poolCache)) * 1024L * 1024,
             };
             var tls = new SipTlsOptions
             {

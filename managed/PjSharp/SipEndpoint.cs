@@ -29,6 +29,10 @@ public sealed unsafe class SipEndpoint : IDisposable, IAsyncDisposable
     private pj_caching_pool* _cachingPool;
     private pjsip_endpoint* _endpoint;
     private Thread[] _workers = [];
+    // One slot per worker, a cache line apart, so workers never write the same line.
+    private long[] _workerAllocations = [];
+    private long _stoppedWorkerAllocations;
+    private const int AllocationSlotStride = 8;
     private volatile bool _stopping;
     private int _capabilityVersion;
     private int _disposed;
@@ -204,10 +208,12 @@ public sealed unsafe class SipEndpoint : IDisposable, IAsyncDisposable
                 throw new InvalidOperationException("The endpoint is already started.");
             _stopping = false;
             var workers = new Thread[_options.WorkerThreads];
+            _workerAllocations = new long[workers.Length * AllocationSlotStride];
             for (var i = 0; i < workers.Length; i++)
             {
                 var name = $"pjsip-worker-{i}";
-                workers[i] = new Thread(() => Poll(name)) { IsBackground = true, Name = name };
+                var slot = i * AllocationSlotStride;
+                workers[i] = new Thread(() => Poll(name, slot)) { IsBackground = true, Name = name };
                 workers[i].Start();
             }
             _workers = workers;
@@ -227,21 +233,45 @@ public sealed unsafe class SipEndpoint : IDisposable, IAsyncDisposable
         foreach (var worker in workers)
             worker.Join();
         lock (_gate)
+        {
+            _stoppedWorkerAllocations = WorkerAllocatedBytes;
             _workers = [];
+            _workerAllocations = [];
+        }
     }
 
-    private void Poll(string name)
+    /// <summary>
+    /// Bytes the worker threads have allocated on the managed heap since the endpoint was created
+    /// (updated after each poll). Services that keep it flat keep the garbage collector off the
+    /// SIP path.
+    /// </summary>
+    public long WorkerAllocatedBytes
     {
+        get
+        {
+            var slots = _workerAllocations;
+            var total = _stoppedWorkerAllocations;
+            for (var i = 0; i < slots.Length; i += AllocationSlotStride)
+                total += Volatile.Read(ref slots[i]);
+            return total;
+        }
+    }
+
+    private void Poll(string name, int slot)
+    {
+        var allocations = _workerAllocations;
         try
         {
             PjThread.EnsureRegistered(name);
             var timeout = new pj_time_val { sec = 0, msec = 10 };
+            var initial = GC.GetAllocatedBytesForCurrentThread();
             while (!_stopping)
             {
                 uint events;
                 _ = PjsipSipEndpoint.pjsip_endpt_handle_events2(_endpoint, &timeout, &events);
                 if (!PjReleaseQueue.IsEmpty)
                     PjReleaseQueue.Drain();
+                Volatile.Write(ref allocations[slot], GC.GetAllocatedBytesForCurrentThread() - initial);
             }
         }
 #pragma warning disable CA1031 // A worker must not take the process down; the failure is logged.
@@ -274,7 +304,7 @@ public sealed unsafe class SipEndpoint : IDisposable, IAsyncDisposable
             DestroyPool();
             _transports.Clear();
         }
-        Logs.EndpointStopped();
+        Logs.EndpointStopped(WorkerAllocatedBytes);
         Interlocked.Exchange(ref s_instances, 0);
     }
 

@@ -157,6 +157,26 @@ public class SipEndpointTests
     }
 
     [Test]
+    public void Answering_OPTIONS_allocates_nothing_per_request_on_the_workers()
+    {
+        using var server = new TestEndpoint();
+        using var client = new RawSipClient(server.Udp);
+        // Warm-up: first calls JIT-compile and fill caches (the Allow snapshot, say).
+        for (var i = 0; i < 200; i++)
+            Assert.That(client.Exchange(RawSipClient.Options(client.Local), Answer, out _), Is.EqualTo(200));
+        const int requests = 2000;
+
+        var before = server.Endpoint.WorkerAllocatedBytes;
+        for (var i = 0; i < requests; i++)
+            Assert.That(client.Exchange(RawSipClient.Options(client.Local), Answer, out _), Is.EqualTo(200));
+        var after = server.Endpoint.WorkerAllocatedBytes;
+
+        // Any object allocated per request costs at least 24 bytes; allow for a rare one-off.
+        var perRequest = (double)(after - before) / requests;
+        Assert.That(perRequest, Is.LessThan(1.0), $"{after - before} bytes over {requests} requests");
+    }
+
+    [Test]
     public void Disposing_with_traffic_in_flight_finishes_promptly()
     {
         var server = new TestEndpoint(workers: 2, tcp: true);

@@ -14,8 +14,8 @@ internal static partial class Log
     [LoggerMessage(EventId = 1003, Level = LogLevel.Information, Message = "SIP endpoint started with {Workers} worker threads")]
     public static partial void EndpointStarted(this ILogger logger, int workers);
 
-    [LoggerMessage(EventId = 1004, Level = LogLevel.Information, Message = "SIP endpoint stopped")]
-    public static partial void EndpointStopped(this ILogger logger);
+    [LoggerMessage(EventId = 1004, Level = LogLevel.Information, Message = "SIP endpoint stopped; worker threads allocated {WorkerAllocatedBytes} managed bytes")]
+    public static partial void EndpointStopped(this ILogger logger, long workerAllocatedBytes);
 
     [LoggerMessage(EventId = 1005, Level = LogLevel.Error, Message = "Worker thread {Worker} failed polling pjsip")]
     public static partial void WorkerFailed(this ILogger logger, Exception exception, string worker);

@@ -130,8 +130,7 @@ internal sealed unsafe class MalformedRequestResponder
                 return Reject(request, isAck, 513, "Message Too Large");
             if (ContentLengthProblem(rdata, isDatagram) is { } problem)
                 return Reject(request, isAck, 400, problem);
-            var scheme = UriScheme(message->line.req.uri);
-            if (!RawRequest.UriSchemes.Contains(scheme, StringComparer.OrdinalIgnoreCase))
+            if (!IsKnownScheme(UriScheme(message->line.req.uri)))
                 return Reject(request, isAck, 416, "Unsupported URI Scheme");
             if (!isAck && message->line.req.method.id != pjsip_method_e.PJSIP_CANCEL_METHOD
                 && UnsupportedRequirements(owner._endpoint, rdata) is { Length: > 0 } unsupported)
@@ -169,12 +168,23 @@ internal sealed unsafe class MalformedRequestResponder
             return first->len > bodyLength ? "Content-Length Larger Than Body" : null;
         }
 
-        private static string UriScheme(pjsip_uri* uri)
+        private static ReadOnlySpan<byte> UriScheme(pjsip_uri* uri)
         {
             if (uri == null || uri->vptr == null)
-                return "";
+                return default;
             var scheme = uri->vptr->p_get_scheme(uri);
-            return scheme == null ? "" : PjStr.ToManagedString(*scheme);
+            return scheme == null ? default : PjStr.AsSpan(*scheme);
+        }
+
+        // Compared as bytes: this runs for every request and must not allocate.
+        private static bool IsKnownScheme(ReadOnlySpan<byte> scheme)
+        {
+            foreach (var known in RawRequest.UriSchemes)
+            {
+                if (Ascii.EqualsIgnoreCase(scheme, known))
+                    return true;
+            }
+            return false;
         }
 
         private static string UnsupportedRequirements(SipEndpoint endpoint, pjsip_rx_data* rdata)
@@ -183,7 +193,7 @@ internal sealed unsafe class MalformedRequestResponder
             if (require == null)
                 return "";
             var supported = (pjsip_generic_array_hdr*)PjsipSipEndpoint.pjsip_endpt_get_capability(endpoint.Native, (int)pjsip_hdr_e.PJSIP_H_SUPPORTED, null);
-            var unsupported = new StringBuilder();
+            StringBuilder? unsupported = null;
             for (var header = (pjsip_hdr*)require; header != null;
                  header = (pjsip_hdr*)PjsipSipMsg.pjsip_msg_find_hdr(rdata->msg_info.msg, pjsip_hdr_e.PJSIP_H_REQUIRE, header->next))
             {
@@ -193,13 +203,14 @@ internal sealed unsafe class MalformedRequestResponder
                     var tag = array->values[i];
                     if (!IsSupported(supported, tag))
                     {
+                        unsupported ??= new StringBuilder();
                         if (unsupported.Length > 0)
                             unsupported.Append(", ");
                         unsupported.Append(PjStr.ToManagedString(tag));
                     }
                 }
             }
-            return unsupported.ToString();
+            return unsupported?.ToString() ?? "";
         }
 
         private static bool IsSupported(pjsip_generic_array_hdr* supported, pj_str_t tag)

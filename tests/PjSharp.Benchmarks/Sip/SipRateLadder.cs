@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Net;
+using System.Text.RegularExpressions;
 using PjSharp.Testing.Sipp;
 
 namespace PjSharp.Benchmarks.Sip;
@@ -189,6 +190,7 @@ public static class SipRateLadder
         {
             var warm = await SippRunner.RunAsync(StepOptions(settings, outcome.Endpoint, target.Service, settings.Start, settings.WarmupSeconds));
             Console.WriteLine($"   warm-up {settings.Start}/s for {settings.WarmupSeconds} s: {warm}");
+            outcome.CallsServed += warm.Successful;
         }
     }
 
@@ -240,6 +242,14 @@ public static class SipRateLadder
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"   note: pjsharp after SIGTERM: exit {stop.ExitCode} after {stop.Elapsed.TotalSeconds:0.0} s{(stop.ExitedInTime ? "" : " (killed: not out within 5 s)")}"));
         }
+        if (outcome.Target.Name == PjSharpName)
+            outcome.WorkerAllocatedBytes = ParseWorkerAllocations(server.OutputTail(40));
+    }
+
+    private static long? ParseWorkerAllocations(string output)
+    {
+        var match = Regex.Match(output, @"worker threads allocated (\d+) managed bytes");
+        return match.Success ? long.Parse(match.Groups[1].Value, CultureInfo.InvariantCulture) : null;
     }
 
     private static async Task<StepOutcome> RunStepAsync(ServerProcess server, Settings settings, ListeningEndpoint endpoint, string service, int rate)
@@ -315,6 +325,12 @@ public static class SipRateLadder
             var cost = outcome.Steps.Where(s => s.Clean).Select(s => s.Result.Successful > 0 ? s.ServerCpu.TotalMicroseconds / s.Result.Successful : 0).DefaultIfEmpty().Min();
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"   {outcome.Target.Name,-10} highest clean rate {outcome.HighestClean,6}/s  best server CPU per call {cost,6:0.0} us  ({outcome.StopReason})"));
+            if (outcome.WorkerAllocatedBytes is { } bytes)
+            {
+                var calls = outcome.CallsServed + outcome.Steps.Sum(s => (long)s.Result.Successful);
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"   {outcome.Target.Name,-10} worker threads allocated {bytes} managed bytes over {calls} calls: {(calls > 0 ? (double)bytes / calls : 0):0.00} bytes per call (warm-up and start-up included)"));
+            }
         }
         var pjsharp = outcomes.FirstOrDefault(o => o.Target.Name == PjSharpName);
         var reference = outcomes.FirstOrDefault(o => o.Target.Name == PjsipPerfName);
@@ -397,6 +413,11 @@ public static class SipRateLadder
         public int HighestClean { get; set; }
 
         public string? StopReason { get; set; }
+
+        /// <summary>Managed bytes pjsharp's workers allocated over the whole run, from its stop log line.</summary>
+        public long? WorkerAllocatedBytes { get; set; }
+
+        public long CallsServed { get; set; }
     }
 
     private sealed class Settings
