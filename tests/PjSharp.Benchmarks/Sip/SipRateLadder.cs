@@ -11,7 +11,8 @@ namespace PjSharp.Benchmarks.Sip;
 /// (with env PJSIP_PERF) against pjsip-perf answering statefully, server on one core and SIPp on
 /// another. A step is clean when nothing failed and nothing was retransmitted; a target's ladder stops
 /// at its first unclean step (after a retry). The targets climb together, rate by rate, so a busy
-/// machine disturbs them alike. Prints a table per target, the highest clean rates and their ratio.
+/// machine disturbs them alike, and each step runs on a fresh server so no step inherits another's
+/// transactions. Prints a table per target, the highest clean rates and their ratio.
 /// </summary>
 public static class SipRateLadder
 {
@@ -115,7 +116,9 @@ public static class SipRateLadder
     /// <summary>
     /// Climbs the ladder for all targets together: at each rate every target still climbing takes its
     /// step (the first target alternates), so background load on a shared machine hits them alike.
-    /// A target's server is stopped as soon as its ladder ends, so it no longer takes CPU from the others.
+    /// Unless --keep-running, every step runs on a freshly started, warmed-up server: a UDP server
+    /// transaction lives 32 s after its answer (timer J), and the expiry of an earlier step's
+    /// transactions on the shared server core would otherwise load whichever step runs next.
     /// </summary>
     private static async Task<List<TargetOutcome>> RunLadderAsync(List<Target> targets, Settings settings, Stopwatch clock)
     {
@@ -123,14 +126,17 @@ public static class SipRateLadder
         try
         {
             foreach (var outcome in outcomes)
-                await StartAsync(outcome, settings);
+            {
+                if (await StartAsync(outcome, settings) && !settings.KeepRunning)
+                    await StopServerAsync(outcome);
+            }
 
             Console.WriteLine();
             Console.WriteLine($"   {"target",-10} {"rate/s",7} {"calls",7} {"ok",7} {"failed",7} {"retrans",7} {"achieved/s",10} {"srv CPU",8} {"CPU us/call",11}  result");
             var round = 0;
             for (var rate = settings.Start; rate <= settings.Max; rate += settings.Step, round++)
             {
-                var climbing = outcomes.Where(o => o.Server != null && o.StopReason == null).ToList();
+                var climbing = outcomes.Where(o => o.StopReason == null).ToList();
                 if (climbing.Count == 0)
                     break;
                 // A round runs for every climbing target or for none, so the budget cuts them at the same rate.
@@ -139,7 +145,7 @@ public static class SipRateLadder
                     foreach (var outcome in climbing)
                     {
                         outcome.StopReason = $"time budget ({settings.Budget.TotalSeconds:0} s) reached before {rate}/s";
-                        await StopAsync(outcome);
+                        await StopServerAsync(outcome);
                     }
                     break;
                 }
@@ -149,14 +155,14 @@ public static class SipRateLadder
                 {
                     await ClimbAsync(outcome, settings, rate, clock);
                     if (outcome.StopReason != null)
-                        await StopAsync(outcome);
+                        await StopServerAsync(outcome);
                 }
                 await Task.Delay(settings.Pause);
             }
-            foreach (var outcome in outcomes.Where(o => o.Server != null))
+            foreach (var outcome in outcomes.Where(o => o.StopReason == null))
             {
-                outcome.StopReason ??= $"top of the ladder ({settings.Max}/s) reached";
-                await StopAsync(outcome);
+                outcome.StopReason = $"top of the ladder ({settings.Max}/s) reached";
+                await StopServerAsync(outcome);
             }
         }
         finally
@@ -167,11 +173,16 @@ public static class SipRateLadder
         return outcomes;
     }
 
-    private static async Task StartAsync(TargetOutcome outcome, Settings settings)
+    /// <summary>Starts the target's server and warms it up; the first start prints where it runs.</summary>
+    private static async Task<bool> StartAsync(TargetOutcome outcome, Settings settings)
     {
         var target = outcome.Target;
-        Console.WriteLine();
-        Console.WriteLine($"== {target.Name}: {target.Description}");
+        var first = outcome.Starts++ == 0;
+        if (first)
+        {
+            Console.WriteLine();
+            Console.WriteLine($"== {target.Name}: {target.Description}");
+        }
         try
         {
             outcome.Server = await ServerProcess.StartAsync(target.Options!);
@@ -180,24 +191,26 @@ public static class SipRateLadder
         catch (InvalidOperationException error)
         {
             outcome.StopReason = "server did not start";
-            Console.WriteLine($"   could not start: {error.Message}");
-            await StopAsync(outcome);
-            return;
+            Console.WriteLine($"   {target.Name} could not start: {error.Message}");
+            await StopServerAsync(outcome);
+            return false;
         }
         var server = outcome.Server;
-        Console.WriteLine($"   pid {server.Pid}, UDP {outcome.Endpoint.HostPort}, server CPUs {(server.Pinned ? settings.ServerCpu : "unpinned")}, SIPp CPUs {settings.ClientCpu ?? "unpinned"}, load {LoadAverage()}");
+        if (first)
+            Console.WriteLine($"   pid {server.Pid}, UDP {outcome.Endpoint.HostPort}, server CPUs {(server.Pinned ? settings.ServerCpu : "unpinned")}, SIPp CPUs {settings.ClientCpu ?? "unpinned"}, load {LoadAverage()}");
         if (settings.WarmupSeconds > 0)
         {
             var warm = await SippRunner.RunAsync(StepOptions(settings, outcome.Endpoint, target.Service, settings.Start, settings.WarmupSeconds));
-            Console.WriteLine($"   warm-up {settings.Start}/s for {settings.WarmupSeconds} s: {warm}");
+            if (first)
+                Console.WriteLine($"   warm-up {settings.Start}/s for {settings.WarmupSeconds} s{(settings.KeepRunning ? "" : " before every step")}: {warm}");
             outcome.CallsServed += warm.Successful;
         }
+        return true;
     }
 
     /// <summary>One rung for one target: the step, retried when unclean; sets StopReason when the climb ends here.</summary>
     private static async Task ClimbAsync(TargetOutcome outcome, Settings settings, int rate, Stopwatch clock)
     {
-        var server = outcome.Server!;
         for (var attempt = 0; attempt <= settings.Retries; attempt++)
         {
             if (clock.Elapsed + StepCost(settings) > settings.Budget)
@@ -205,10 +218,14 @@ public static class SipRateLadder
                 outcome.StopReason = $"time budget ({settings.Budget.TotalSeconds:0} s) reached before {rate}/s";
                 return;
             }
+            if (outcome.Server == null && !await StartAsync(outcome, settings))
+                return;
+            var server = outcome.Server!;
             var step = await RunStepAsync(server, settings, outcome.Endpoint!, outcome.Target.Service, rate);
             var last = step.Clean || attempt == settings.Retries || server.HasExited;
             step.Verdict = last ? (step.Clean ? "clean" : "UNCLEAN") : "unclean, retrying";
             outcome.Steps.Add(step);
+            outcome.CallsServed += step.Result.Successful;
             Console.WriteLine($"   {outcome.Target.Name,-10} {FormatStep(step)}");
             if (server.HasExited)
             {
@@ -216,6 +233,8 @@ public static class SipRateLadder
                 Console.WriteLine(server.OutputTail(20));
                 return;
             }
+            if (!settings.KeepRunning)
+                await StopServerAsync(outcome);
             if (step.Clean)
             {
                 outcome.HighestClean = rate;
@@ -230,20 +249,28 @@ public static class SipRateLadder
         }
     }
 
-    private static async Task StopAsync(TargetOutcome outcome)
+    /// <summary>Stops the target's server, if running, and collects what its stop reports.</summary>
+    private static async Task StopServerAsync(TargetOutcome outcome)
     {
-        if (outcome.Server is not { } server || outcome.Stopped)
+        if (outcome.Server is not { } server)
             return;
-        outcome.Stopped = true;
-        var stop = await server.StopAsync(TimeSpan.FromSeconds(5));
-        // pjsip-perf has no SIGTERM handler (it dies with 143); only pjsharp's graceful stop is worth a note.
-        if (outcome.Target.Name == PjSharpName && (!stop.ExitedInTime || stop.ExitCode != 0))
+        outcome.Server = null;
+        try
         {
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"   note: pjsharp after SIGTERM: exit {stop.ExitCode} after {stop.Elapsed.TotalSeconds:0.0} s{(stop.ExitedInTime ? "" : " (killed: not out within 5 s)")}"));
+            var stop = await server.StopAsync(TimeSpan.FromSeconds(5));
+            // pjsip-perf has no SIGTERM handler (it dies with 143); only pjsharp's graceful stop is worth a note.
+            if (outcome.Target.Name == PjSharpName && (!stop.ExitedInTime || stop.ExitCode != 0))
+            {
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"   note: pjsharp after SIGTERM: exit {stop.ExitCode} after {stop.Elapsed.TotalSeconds:0.0} s{(stop.ExitedInTime ? "" : " (killed: not out within 5 s)")}"));
+            }
+            if (outcome.Target.Name == PjSharpName && ParseWorkerAllocations(server.OutputTail(40)) is { } bytes)
+                outcome.WorkerAllocatedBytes = (outcome.WorkerAllocatedBytes ?? 0) + bytes;
         }
-        if (outcome.Target.Name == PjSharpName)
-            outcome.WorkerAllocatedBytes = ParseWorkerAllocations(server.OutputTail(40));
+        finally
+        {
+            server.Dispose();
+        }
     }
 
     private static long? ParseWorkerAllocations(string output)
@@ -275,7 +302,9 @@ public static class SipRateLadder
         CpuList = settings.ClientCpu,
     };
 
-    private static TimeSpan StepCost(Settings settings) => TimeSpan.FromSeconds(settings.Seconds + 2);
+    // A fresh server costs its start (about a second for pjsharp) and its warm-up.
+    private static TimeSpan StepCost(Settings settings) =>
+        TimeSpan.FromSeconds(settings.Seconds + 2 + (settings.KeepRunning ? 0 : 1 + settings.WarmupSeconds));
 
     private static string FormatStep(StepOutcome step)
     {
@@ -327,7 +356,7 @@ public static class SipRateLadder
                 $"   {outcome.Target.Name,-10} highest clean rate {outcome.HighestClean,6}/s  best server CPU per call {cost,6:0.0} us  ({outcome.StopReason})"));
             if (outcome.WorkerAllocatedBytes is { } bytes)
             {
-                var calls = outcome.CallsServed + outcome.Steps.Sum(s => (long)s.Result.Successful);
+                var calls = outcome.CallsServed;
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                     $"   {outcome.Target.Name,-10} worker threads allocated {bytes} managed bytes over {calls} calls: {(calls > 0 ? (double)bytes / calls : 0):0.00} bytes per call (warm-up and start-up included)"));
             }
@@ -406,7 +435,7 @@ public static class SipRateLadder
 
         public ListeningEndpoint? Endpoint { get; set; }
 
-        public bool Stopped { get; set; }
+        public int Starts { get; set; }
 
         public List<StepOutcome> Steps { get; } = [];
 
@@ -428,9 +457,10 @@ public static class SipRateLadder
               --step N         rate increment (default 1000)
               --max N          last rate (default 40000)
               --seconds N      length of each step (default 4)
-              --warmup N       seconds of warm-up at the first rate, not counted (default 2)
+              --warmup N       seconds of warm-up at the first rate before each step, not counted (default 2)
+              --keep-running   one server per target for the whole ladder (steps then carry earlier steps' transactions)
               --retries N      reruns of an unclean step before the ladder stops (default 1)
-              --budget N       seconds for the whole run (default 180)
+              --budget N       seconds for the whole run (default 420)
               --workers N      pjsharp --workers and pjsip-perf --thread-count (default 1)
               --server-cpu L   taskset CPU list for the server (default 0)
               --client-cpu L   taskset CPU list for SIPp (default 1)
@@ -452,7 +482,9 @@ public static class SipRateLadder
 
         public int Retries { get; private set; } = 1;
 
-        public TimeSpan Budget { get; private set; } = TimeSpan.FromSeconds(180);
+        public TimeSpan Budget { get; private set; } = TimeSpan.FromSeconds(420);
+
+        public bool KeepRunning { get; private set; }
 
         public TimeSpan Pause { get; } = TimeSpan.FromMilliseconds(500);
 
@@ -481,6 +513,11 @@ public static class SipRateLadder
                 if (name is "-h" or "--help")
                 {
                     settings.Help = true;
+                    continue;
+                }
+                if (name == "--keep-running")
+                {
+                    settings.KeepRunning = true;
                     continue;
                 }
                 if (i + 1 >= args.Length)
