@@ -8,9 +8,12 @@ namespace PjSharp.Interop;
 /// thread registered with pjlib; from any other thread (the finalizer's, say) it is
 /// posted to <see cref="PjReleaseQueue"/>, which a registered worker drains. A handle may
 /// keep a parent alive (a dialog its endpoint, a clone its pool) until it is released.
+/// A handle that outlives the endpoint it came from releases nothing: destroying the endpoint
+/// freed its memory with the pool factory.
 /// </summary>
 public abstract class PjSafeHandle : SafeHandle
 {
+    private readonly int _generation = PjReleaseQueue.Generation;
     private SafeHandle? _parent;
 
     protected PjSafeHandle(bool ownsHandle) : base(IntPtr.Zero, ownsHandle) { }
@@ -35,9 +38,12 @@ public abstract class PjSafeHandle : SafeHandle
     /// <summary>Calls the native release function. Only ever called on a registered thread.</summary>
     protected abstract void ReleaseNative(nint handle);
 
+    /// <summary>Whether the endpoint this handle came from still exists.</summary>
+    public bool IsFromCurrentEndpoint => _generation == PjReleaseQueue.Generation;
+
     protected sealed override bool ReleaseHandle()
     {
-        if (PjThread.IsRegistered)
+        if (!IsFromCurrentEndpoint || PjThread.IsRegistered)
             ReleaseNow(handle);
         else
             PjReleaseQueue.Post(this, handle);
@@ -48,7 +54,8 @@ public abstract class PjSafeHandle : SafeHandle
     {
         try
         {
-            ReleaseNative(value);
+            if (IsFromCurrentEndpoint)
+                ReleaseNative(value);
         }
         finally
         {
@@ -61,6 +68,10 @@ public abstract class PjSafeHandle : SafeHandle
 public static class PjReleaseQueue
 {
     private static readonly ConcurrentQueue<(PjSafeHandle Owner, nint Handle)> s_pending = new();
+    private static int s_generation;
+
+    /// <summary>Changes each time an endpoint is destroyed; handles from earlier ones are void.</summary>
+    public static int Generation => Volatile.Read(ref s_generation);
 
     public static bool IsEmpty => s_pending.IsEmpty;
 
@@ -80,6 +91,13 @@ public static class PjReleaseQueue
         return released;
     }
 
-    /// <summary>Forgets pending releases: after the endpoint is destroyed their memory is already gone.</summary>
-    public static void Discard() => s_pending.Clear();
+    /// <summary>
+    /// Forgets pending releases and voids every handle created so far: call after the endpoint is
+    /// destroyed, when their memory is already gone.
+    /// </summary>
+    public static void Discard()
+    {
+        Interlocked.Increment(ref s_generation);
+        s_pending.Clear();
+    }
 }

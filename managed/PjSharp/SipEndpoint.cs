@@ -168,6 +168,25 @@ public sealed unsafe class SipEndpoint : IDisposable, IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// A memory pool from the endpoint's pool factory, for native objects that live as long as the
+    /// handle. Dispose it, or let it be collected: the release then runs on a worker thread.
+    /// </summary>
+    public PoolHandle CreatePool(string name, int initialSize = 4000, int incrementSize = 4000)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(name);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(initialSize);
+        ArgumentOutOfRangeException.ThrowIfNegative(incrementSize);
+        PjThread.EnsureRegistered();
+        var nameBytes = Encoding.UTF8.GetBytes(name + "\0");
+        pj_pool_t* pool;
+        fixed (byte* namePointer = nameBytes)
+            pool = PjsipSipEndpoint.pjsip_endpt_create_pool(Native, namePointer, (nuint)initialSize, (nuint)incrementSize);
+        if (pool == null)
+            throw new PjSipException($"pjsip_endpt_create_pool failed for pool '{name}': out of memory.");
+        return new PoolHandle((nint)pool);
+    }
+
     /// <summary>Registers a service (a pjsip module); it sees messages from now on.</summary>
     public void RegisterService(SipService service)
     {

@@ -25,7 +25,7 @@ public class SafeHandleReleaseTests
         var baseline = WarmUpAndMeasure(server, client, kept);
 
         SendClonedRequests(client, Clones);
-        Assert.That(server.Endpoint.PoolsInUse, Is.GreaterThanOrEqualTo(baseline + Clones), "each clone holds a pool");
+        Assert.That(SettledPools(server), Is.EqualTo(baseline + Clones), "each clone holds a pool");
 
         // Dispose from thread-pool threads, which are not pjlib-registered until they call in.
         Parallel.ForEach(kept, clone => clone.Dispose());
@@ -43,13 +43,37 @@ public class SafeHandleReleaseTests
         var baseline = WarmUpAndMeasure(server, client, kept);
 
         SendClonedRequests(client, Clones);
-        Assert.That(server.Endpoint.PoolsInUse, Is.GreaterThanOrEqualTo(baseline + Clones));
+        Assert.That(SettledPools(server), Is.EqualTo(baseline + Clones));
         kept.Clear();
         CollectGarbage();
 
         // The finalizer thread may not call pjsip: it posts, and a worker releases.
         Assert.That(WaitForPools(server, baseline), Is.EqualTo(baseline));
         Assert.That(PjReleaseQueue.Count, Is.Zero);
+    }
+
+    [Test]
+    public void Pool_handles_release_their_pools_when_disposed_or_collected()
+    {
+        using var server = new TestEndpoint();
+        var baseline = SettledPools(server);
+
+        var disposed = Enumerable.Range(0, 10).Select(i => server.Endpoint.CreatePool($"disposed{i}")).ToList();
+        CreateAbandonedPools(server.Endpoint, 10);
+        Assert.That(server.Endpoint.PoolsInUse, Is.EqualTo(baseline + 20));
+        foreach (var pool in disposed)
+            pool.Dispose();
+        Assert.That(server.Endpoint.PoolsInUse, Is.EqualTo(baseline + 10), "Dispose on a registered thread releases at once");
+        CollectGarbage();
+
+        Assert.That(WaitForPools(server, baseline), Is.EqualTo(baseline));
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void CreateAbandonedPools(SipEndpoint endpoint, int count)
+    {
+        for (var i = 0; i < count; i++)
+            _ = endpoint.CreatePool($"abandoned{i}");
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
@@ -79,7 +103,22 @@ public class SafeHandleReleaseTests
         SendClonedRequests(client, 1);
         while (kept.TryDequeue(out var clone))
             clone.Dispose();
-        return server.Endpoint.PoolsInUse;
+        return SettledPools(server);
+    }
+
+    // The client can read a stateless answer before the worker has released that answer's pool.
+    private static long SettledPools(TestEndpoint server)
+    {
+        var last = server.Endpoint.PoolsInUse;
+        for (var i = 0; i < 100; i++)
+        {
+            Thread.Sleep(20);
+            var now = server.Endpoint.PoolsInUse;
+            if (now == last)
+                return now;
+            last = now;
+        }
+        return last;
     }
 
     private static void SendClonedRequests(RawSipClient client, int count)
