@@ -35,6 +35,7 @@ public sealed unsafe class SipEndpoint : IDisposable, IAsyncDisposable
     private const int AllocationSlotStride = 8;
     private volatile bool _stopping;
     private int _capabilityVersion;
+    private volatile string[] _allowedMethods = [];
     private int _disposed;
 
     private SipEndpoint(SipEndpointOptions options, ILoggerFactory loggerFactory)
@@ -116,34 +117,34 @@ public sealed unsafe class SipEndpoint : IDisposable, IAsyncDisposable
 
     /// <summary>
     /// The methods advertised in Allow: those pjsip's own modules declared, then those of the
-    /// registered services, each once, in upper case.
+    /// registered services, each once, in upper case. Reading it takes no lock, so a service may
+    /// read it on a worker thread.
     /// </summary>
-    public IReadOnlyList<string> AllowedMethods
-    {
-        get
-        {
-            lock (_gate)
-            {
-                var methods = new List<string>();
-                PjThread.EnsureRegistered();
-                var allow = (pjsip_generic_array_hdr*)PjsipSipEndpoint.pjsip_endpt_get_capability(Native, (int)pjsip_hdr_e.PJSIP_H_ALLOW, null);
-                if (allow != null)
-                {
-                    for (var i = 0; i < (int)allow->count; i++)
-                        AddMethod(methods, PjStr.ToManagedString(allow->values[i]));
-                }
-                foreach (var registration in _services)
-                {
-                    foreach (var method in registration.Service.Methods)
-                        AddMethod(methods, method);
-                }
-                return methods;
-            }
-        }
-    }
+    public IReadOnlyList<string> AllowedMethods => _allowedMethods;
 
     /// <summary>Changes whenever <see cref="AllowedMethods"/> may have changed, so answers can cache it.</summary>
     internal int CapabilityVersion => Volatile.Read(ref _capabilityVersion);
+
+    internal bool IsDestroyed => _endpoint == null;
+
+    // Called under _gate whenever services or pjsip's capabilities change.
+    private void RefreshCapabilities()
+    {
+        var methods = new List<string>();
+        var allow = (pjsip_generic_array_hdr*)PjsipSipEndpoint.pjsip_endpt_get_capability(Native, (int)pjsip_hdr_e.PJSIP_H_ALLOW, null);
+        if (allow != null)
+        {
+            for (var i = 0; i < (int)allow->count; i++)
+                AddMethod(methods, PjStr.ToManagedString(allow->values[i]));
+        }
+        foreach (var registration in _services)
+        {
+            foreach (var method in registration.Service.Methods)
+                AddMethod(methods, method);
+        }
+        _allowedMethods = [.. methods];
+        Interlocked.Increment(ref _capabilityVersion);
+    }
 
     private static void AddMethod(List<string> methods, string method)
     {
@@ -197,7 +198,7 @@ public sealed unsafe class SipEndpoint : IDisposable, IAsyncDisposable
             if (_services.Exists(s => ReferenceEquals(s.Service, service) || s.Service.Name == service.Name))
                 throw new InvalidOperationException($"A service named '{service.Name}' is already registered.");
             _services.Add(ServiceRegistration.Register(this, service));
-            Interlocked.Increment(ref _capabilityVersion);
+            RefreshCapabilities();
         }
     }
 
@@ -212,7 +213,7 @@ public sealed unsafe class SipEndpoint : IDisposable, IAsyncDisposable
             PjThread.EnsureRegistered();
             _services[index].Dispose();
             _services.RemoveAt(index);
-            Interlocked.Increment(ref _capabilityVersion);
+            RefreshCapabilities();
             return true;
         }
     }

@@ -116,9 +116,13 @@ public sealed unsafe class OptionsService : SipService, IDisposable
             _disposed = true;
         }
         _endpoint.UnregisterService(this);
-        PjThread.EnsureRegistered();
-        foreach (var pool in _pools)
-            PjPool.pj_pool_release((pj_pool_t*)pool);
+        // After the endpoint is destroyed the pools went with its pool factory.
+        if (!_endpoint.IsDestroyed)
+        {
+            PjThread.EnsureRegistered();
+            foreach (var pool in _pools)
+                PjPool.pj_pool_release((pj_pool_t*)pool);
+        }
         _pools.Clear();
         _snapshot = null;
     }
