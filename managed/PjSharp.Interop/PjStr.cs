@@ -26,6 +26,24 @@ public static unsafe class PjStr
         return new pj_str_t { ptr = memory, slen = length };
     }
 
+    /// <summary>Copies text into a pjsip pool; it lives as long as the pool.</summary>
+    public static pj_str_t FromPool(pj_pool_t* pool, string text)
+    {
+        var length = Encoding.UTF8.GetByteCount(text);
+        var memory = (byte*)PjPool.pj_pool_alloc(pool, (nuint)length + 1);
+        Encoding.UTF8.GetBytes(text, new Span<byte>(memory, length));
+        memory[length] = 0;
+        return new pj_str_t { ptr = memory, slen = length };
+    }
+
+    /// <summary>NUL-terminated UTF-8 for the <c>const char*</c> parameters pjsip takes (names, mostly).</summary>
+    public static byte[] NulTerminated(string text)
+    {
+        var bytes = new byte[Encoding.UTF8.GetByteCount(text) + 1];
+        Encoding.UTF8.GetBytes(text, bytes);
+        return bytes;
+    }
+
     public static void FreeNative(ref pj_str_t value)
     {
         System.Runtime.InteropServices.NativeMemory.Free(value.ptr);

@@ -1,5 +1,3 @@
-using System.Text;
-
 namespace PjSharp.Interop;
 
 /// <summary>
@@ -24,8 +22,7 @@ public static unsafe class PjThread
             return;
         }
         var threadName = name ?? $"net{Environment.CurrentManagedThreadId}";
-        var nameBytes = new byte[Encoding.UTF8.GetByteCount(threadName) + 1];
-        Encoding.UTF8.GetBytes(threadName, nameBytes);
+        var nameBytes = PjStr.NulTerminated(threadName);
         int status;
         fixed (byte* namePointer = nameBytes)
             status = PjSharpNative.pjsharp_thread_register(namePointer);

@@ -1,6 +1,5 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
-using System.Text;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using PjSharp.Diagnostics;
@@ -48,7 +47,7 @@ public sealed unsafe class SipEndpoint : IDisposable, IAsyncDisposable
 
         _cachingPool = (pj_caching_pool*)NativeMemory.AllocZeroed((nuint)sizeof(pj_caching_pool));
         PjPool.pj_caching_pool_init(_cachingPool, PjPool.pj_pool_factory_get_default_policy(), (nuint)Math.Max(0, options.PoolCacheBytes));
-        var name = Encoding.UTF8.GetBytes(options.Name + "\0");
+        var name = PjStr.NulTerminated(options.Name);
         pjsip_endpoint* endpoint;
         int status;
         fixed (byte* namePointer = name)
@@ -179,7 +178,7 @@ public sealed unsafe class SipEndpoint : IDisposable, IAsyncDisposable
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(initialSize);
         ArgumentOutOfRangeException.ThrowIfNegative(incrementSize);
         PjThread.EnsureRegistered();
-        var nameBytes = Encoding.UTF8.GetBytes(name + "\0");
+        var nameBytes = PjStr.NulTerminated(name);
         pj_pool_t* pool;
         fixed (byte* namePointer = nameBytes)
             pool = PjsipSipEndpoint.pjsip_endpt_create_pool(Native, namePointer, (nuint)initialSize, (nuint)incrementSize);

@@ -41,7 +41,8 @@ public sealed unsafe class OptionsService : SipService, IDisposable
         }
         if (_rejectOthers && method != SipMethod.Ack)
         {
-            request.RespondStateless(501, "Not Implemented");
+            // pjsip's own reason text for 501, so the answer allocates nothing.
+            request.RespondStateless(501);
             return true;
         }
         return false;
@@ -79,7 +80,7 @@ public sealed unsafe class OptionsService : SipService, IDisposable
         var methods = _endpoint.AllowedMethods;
         var allow = PjsipSipMsg.pjsip_allow_hdr_create(pool);
         foreach (var method in methods.Take(PjConstants.PJSIP_GENERIC_ARRAY_MAX_COUNT))
-            allow->values[(int)allow->count++] = PoolString(pool, method);
+            allow->values[(int)allow->count++] = PjStr.FromPool(pool, method);
         Append(headers, (pjsip_hdr*)allow);
 
         foreach (var type in new[] { pjsip_hdr_e.PJSIP_H_ACCEPT, pjsip_hdr_e.PJSIP_H_SUPPORTED })
@@ -97,14 +98,6 @@ public sealed unsafe class OptionsService : SipService, IDisposable
         header->next = list;
         list->prev->next = header;
         list->prev = header;
-    }
-
-    private static pj_str_t PoolString(pj_pool_t* pool, string text)
-    {
-        var length = System.Text.Encoding.UTF8.GetByteCount(text);
-        var bytes = (byte*)PjPool.pj_pool_alloc(pool, (nuint)Math.Max(1, length));
-        System.Text.Encoding.UTF8.GetBytes(text, new Span<byte>(bytes, length));
-        return PjStr.FromPointer(bytes, length);
     }
 
     public void Dispose()

@@ -1,6 +1,5 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
-using System.Text;
 using Microsoft.Extensions.Logging;
 using PjSharp.Diagnostics;
 using PjSharp.Interop;
@@ -31,7 +30,7 @@ internal sealed unsafe class ServiceRegistration : IDisposable
         var registration = new ServiceRegistration(endpoint, service);
         registration._self = GCHandle.Alloc(registration);
         var flags = PjSharpNative.ModuleRxRequest | (service.HandlesResponses ? PjSharpNative.ModuleRxResponse : 0);
-        var name = Encoding.UTF8.GetBytes(service.Name + "\0");
+        var name = PjStr.NulTerminated(service.Name);
         fixed (byte* namePointer = name)
             registration.Module = PjSharpNative.pjsharp_module_create(namePointer, service.Priority, (void*)GCHandle.ToIntPtr(registration._self), flags);
         if (registration.Module == null)
@@ -64,11 +63,9 @@ internal sealed unsafe class ServiceRegistration : IDisposable
         if (Interlocked.Exchange(ref s_dispatchInstalled, 1) != 0)
             return;
         PjSharpNative.ModuleDispatch dispatch = default;
+        // Services take requests and responses only; no module asks for the other callbacks, so they stay null.
         dispatch.OnRxRequest = &OnRxRequest;
         dispatch.OnRxResponse = &OnRxResponse;
-        dispatch.OnTxRequest = &OnTxMessage;
-        dispatch.OnTxResponse = &OnTxMessage;
-        dispatch.OnTsxState = &OnTsxState;
         PjSharpNative.pjsharp_module_set_dispatch(&dispatch);
     }
 
@@ -105,13 +102,5 @@ internal sealed unsafe class ServiceRegistration : IDisposable
             registration.Endpoint.Logs.ServiceFailed(exception, registration.Service.Name);
             return 1;
         }
-    }
-
-    [UnmanagedCallersOnly(CallConvs = [typeof(CallConvCdecl)])]
-    private static int OnTxMessage(void* context, pjsip_tx_data* tdata) => ThrowHelper.Success;
-
-    [UnmanagedCallersOnly(CallConvs = [typeof(CallConvCdecl)])]
-    private static void OnTsxState(void* context, pjsip_transaction* transaction, pjsip_event* e)
-    {
     }
 }
