@@ -1,6 +1,7 @@
 // PjSharp build: ./build.sh --target=<Target>  (Native, Generate, Build, Test, Bench, Pack, Run; default Test)
 using System.Text.RegularExpressions;
 using System.Xml.Linq;
+#load "lib/Pjproject.cs"
 
 var target = Argument("target", "Default");
 var configuration = Argument("configuration", "Release");
@@ -11,20 +12,39 @@ var root = MakeAbsolute(Directory("..")).FullPath;
 var artifacts = $"{root}/artifacts";
 var generatedCs = $"{artifacts}/obj/PjSharp.Interop/generated";
 var generatedNative = $"{artifacts}/obj/native-generated";
-var nativeBuild = $"{artifacts}/obj/native";
 var rid = RuntimeRid();
 var nativeOut = $"{artifacts}/native/runtimes/{rid}/native";
 var testResults = $"{artifacts}/test-results";
 var configLower = configuration.ToLowerInvariant();
 
-// Where pjproject comes from: PJPROJECT_ROOT, else vcpkg (VCPKG_ROOT), else /opt/pjproject.
-string PjprojectPrefix()
-{
-    var explicitRoot = EnvironmentVariable("PJPROJECT_ROOT");
-    if (!string.IsNullOrEmpty(explicitRoot)) return explicitRoot;
-    if (!string.IsNullOrEmpty(EnvironmentVariable("VCPKG_ROOT"))) return $"{artifacts}/vcpkg_installed/{VcpkgTriplet()}";
-    return "/opt/pjproject";
-}
+// pjproject comes from PJPROJECT_ROOT (a user's own build), else vcpkg (VCPKG_ROOT), else the
+// build compiles the pinned release (--pjproject=<version>, default the first line of
+// native/pjproject-releases.txt) from the download cache into artifacts/pjproject/<version>-<key>.
+var pjprojectVersion = Argument("pjproject", EnvironmentVariable("PJSHARP_PJPROJECT_VERSION") ?? "");
+var settingsFile = $"{root}/native/pjproject-settings.cmake";
+
+enum PjprojectOrigin { UserPrefix, Vcpkg, FromSource }
+
+PjprojectOrigin Origin() =>
+    !string.IsNullOrEmpty(EnvironmentVariable("PJPROJECT_ROOT")) ? PjprojectOrigin.UserPrefix
+    : !string.IsNullOrEmpty(EnvironmentVariable("VCPKG_ROOT")) ? PjprojectOrigin.Vcpkg
+    : PjprojectOrigin.FromSource;
+
+PjprojectRecipe recipe = null;
+PjprojectRecipe Recipe() => recipe ??= new PjprojectRecipe(
+    PjprojectRelease.Select(PjprojectRelease.ReadPinned($"{root}/native/pjproject-releases.txt"), pjprojectVersion),
+    PjprojectRecipe.ReadDefines(settingsFile));
+
+string PjprojectPrefix() => Origin() switch {
+    PjprojectOrigin.UserPrefix => EnvironmentVariable("PJPROJECT_ROOT"),
+    PjprojectOrigin.Vcpkg => $"{artifacts}/vcpkg_installed/{VcpkgTriplet()}",
+    _ => Recipe().InstallPrefix(artifacts),
+};
+
+// One CMake tree per pjproject install, so a rebuilt pjproject relinks the shim.
+string NativeBuildDirectory() => $"{artifacts}/obj/native/" + (Origin() == PjprojectOrigin.FromSource
+    ? $"{Recipe().Release.Version}-{Recipe().Key}"
+    : Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(PjprojectPrefix())))[..12]);
 
 string VcpkgTriplet() => IsRunningOnWindows() ? "x64-windows-pjsharp"
     : IsRunningOnMacOs() ? "arm64-osx-pjsharp" : "x64-linux-pjsharp";
@@ -47,28 +67,155 @@ string Run(string file, string args, string workingDirectory = null, bool captur
     return capture ? string.Join("\n", output) : "";
 }
 
+// Runs a long, noisy step with its output in a log file; on failure shows the log's end.
+void RunLogged(string step, string command, string workingDirectory, IDictionary<string, string> env, string logFile)
+{
+    var exit = StartProcess("sh", new ProcessSettings {
+        Arguments = new ProcessArgumentBuilder().Append("-c").AppendQuoted($"{command} >>'{logFile}' 2>&1"),
+        WorkingDirectory = workingDirectory,
+        EnvironmentVariables = env,
+    });
+    if (exit != 0)
+    {
+        var tail = System.IO.File.ReadLines(logFile).TakeLast(40);
+        throw new CakeException($"{step} failed (exit code {exit}); the last lines of {logFile}:\n" + string.Join("\n", tail));
+    }
+}
+
 IDictionary<string, string> PkgConfigEnv() => new Dictionary<string, string> {
     ["PKG_CONFIG_PATH"] = $"{PjprojectPrefix()}/lib/pkgconfig:{EnvironmentVariable("PKG_CONFIG_PATH") ?? ""}",
 };
 
-Task("Pjproject")
-    .Description("Finds pjproject (PJPROJECT_ROOT or /opt/pjproject), or installs vcpkg's port when only VCPKG_ROOT is set.")
+// What the build and the tests need from the system, with the Debian package that brings each.
+record Prerequisite(string What, string DebianPackage, Func<bool> Present);
+
+bool OnPath(string tool) => (EnvironmentVariable("PATH") ?? "").Split(System.IO.Path.PathSeparator)
+    .Any(dir => System.IO.File.Exists(System.IO.Path.Combine(dir, tool)));
+
+Prerequisite[] BuildPrerequisites() => new[] {
+    new Prerequisite("cmake", "cmake", () => OnPath("cmake")),
+    new Prerequisite("a C compiler (cc)", "gcc", () => OnPath("cc")),
+    new Prerequisite("make", "make", () => OnPath("make")),
+    new Prerequisite("pkg-config", "pkg-config", () => OnPath("pkg-config")),
+    new Prerequisite("OpenSSL headers", "libssl-dev", () => System.IO.File.Exists("/usr/include/openssl/ssl.h")
+        || (OnPath("pkg-config") && StartProcess("pkg-config", "--exists openssl") == 0)),
+};
+
+Prerequisite[] TestPrerequisites() => new[] {
+    new Prerequisite("SIPp (sipp)", "sip-tester", () => OnPath("sipp")),
+    new Prerequisite("PostgreSQL", "postgresql", () => OnPath("pg_lsclusters") || OnPath("pg_ctl")),
+};
+
+void EnsurePrerequisites(Prerequisite[] needed)
+{
+    var missing = needed.Where(p => !p.Present()).ToList();
+    if (missing.Count == 0)
+        return;
+    var packages = string.Join(" ", missing.Select(p => p.DebianPackage).Distinct());
+    var what = string.Join(", ", missing.Select(p => p.What));
+    var isRoot = !IsRunningOnWindows() && Environment.UserName == "root";
+    if (isRoot && System.IO.File.Exists("/etc/debian_version") && OnPath("apt-get"))
+    {
+        Information($"Missing {what}: installing the Debian packages {packages} (apt-get install)");
+        var env = new Dictionary<string, string> { ["DEBIAN_FRONTEND"] = "noninteractive" };
+        Run("apt-get", "update -qq", env: env);
+        Run("apt-get", $"install -y -qq --no-install-recommends {packages}", env: env);
+        var still = missing.Where(p => !p.Present()).Select(p => p.What).ToList();
+        if (still.Count > 0)
+            throw new CakeException($"Still missing after apt-get install: {string.Join(", ", still)}.");
+        return;
+    }
+    var command = System.IO.File.Exists("/etc/debian_version") ? $"sudo apt-get install {packages}"
+        : IsRunningOnMacOs() ? "brew install cmake pkg-config openssl sipp postgresql"
+        : $"install {what} with your system's package manager";
+    throw new CakeException($"Missing {what}. Run: {command}");
+}
+
+Task("Prerequisites")
+    .Description("Checks for cmake, a C compiler, make, pkg-config and OpenSSL; as root on Debian/Ubuntu installs what is missing.")
     .Does(() =>
 {
-    if (string.IsNullOrEmpty(EnvironmentVariable("PJPROJECT_ROOT")) && !string.IsNullOrEmpty(EnvironmentVariable("VCPKG_ROOT")))
+    if (IsRunningOnWindows())
+        return; // the vcpkg path brings its own toolchain checks
+    EnsurePrerequisites(BuildPrerequisites());
+});
+
+Task("Pjproject")
+    .Description("Builds the pinned pjproject release from the download cache (or uses PJPROJECT_ROOT / vcpkg).")
+    .IsDependentOn("Prerequisites")
+    .Does(() =>
+{
+    switch (Origin())
     {
-        var vcpkg = $"{EnvironmentVariable("VCPKG_ROOT")}/vcpkg" + (IsRunningOnWindows() ? ".exe" : "");
-        Run(vcpkg, $"install --x-manifest-root=\"{root}\" --overlay-triplets=\"{root}/native/triplets\" --triplet {VcpkgTriplet()} --x-install-root=\"{artifacts}/vcpkg_installed\"");
+        case PjprojectOrigin.Vcpkg:
+            var vcpkg = $"{EnvironmentVariable("VCPKG_ROOT")}/vcpkg" + (IsRunningOnWindows() ? ".exe" : "");
+            Run(vcpkg, $"install --x-manifest-root=\"{root}\" --overlay-triplets=\"{root}/native/triplets\" --triplet {VcpkgTriplet()} --x-install-root=\"{artifacts}/vcpkg_installed\"");
+            break;
+        case PjprojectOrigin.FromSource:
+            BuildPjprojectFromSource();
+            break;
     }
     var pc = $"{PjprojectPrefix()}/lib/pkgconfig/libpjproject.pc";
     if (!FileExists(pc))
         throw new CakeException(
             $"pjproject was not found: {pc} does not exist.\n" +
-            "Either install pjproject 2.15.1 or newer (2.17 recommended) under PJPROJECT_ROOT (default /opt/pjproject) " +
-            "with the settings listed in README.md, or set VCPKG_ROOT so the build installs vcpkg's 'pjproject' port (vcpkg.json).");
+            "PJPROJECT_ROOT must name the prefix of a pjproject 2.15.1+ install built with the settings in README.md.");
     var version = Run("pkg-config", "--modversion libpjproject", capture: true, env: PkgConfigEnv()).Trim();
     Information($"pjproject {version} at {PjprojectPrefix()}");
 });
+
+void BuildPjprojectFromSource()
+{
+    if (IsRunningOnWindows())
+        throw new CakeException("On Windows the build takes pjproject from vcpkg: set VCPKG_ROOT (or PJPROJECT_ROOT to your own build).");
+    var r = Recipe();
+    var prefix = r.InstallPrefix(artifacts);
+    if (r.IsInstalled(prefix))
+    {
+        Information($"pjproject {r.Release.Version} is up to date in {prefix} (build key {r.Key})");
+        return;
+    }
+    var cache = new DownloadCache(DownloadCache.DefaultDirectory(EnvironmentVariable));
+    string archive;
+    try
+    {
+        archive = cache.Obtain(r.Release, DownloadFile, message => Information(message));
+    }
+    catch (BuildFailure failure)
+    {
+        throw new CakeException(failure.Message);
+    }
+    var started = System.Diagnostics.Stopwatch.StartNew();
+    var work = $"{artifacts}/obj/pjproject/{r.Release.Version}-{r.Key}";
+    var source = $"{work}/pjproject-{r.Release.Version}";
+    var log = $"{work}/build.log";
+    if (DirectoryExists(work))
+        DeleteDirectory(work, new DeleteDirectorySettings { Recursive = true, Force = true });
+    if (DirectoryExists(prefix))
+        DeleteDirectory(prefix, new DeleteDirectorySettings { Recursive = true, Force = true });
+    CreateDirectory(work);
+    Information($"pjproject {r.Release.Version}: building with PjSharp's settings into {prefix} (log: {log})");
+    Run("tar", $"-xzf \"{archive}\" -C \"{work}\"");
+    System.IO.File.WriteAllText($"{source}/pjlib/include/pj/config_site.h", r.ConfigSiteHeader);
+    var env = new Dictionary<string, string> { ["CFLAGS"] = r.CFlags };
+    var configure = string.Join(" ", r.ConfigureArguments(prefix).Select(a => $"'{a}'"));
+    RunLogged("pjproject configure", $"./configure {configure}", source, env, log);
+    RunLogged("pjproject build", $"make -j{Environment.ProcessorCount} lib", source, env, log);
+    RunLogged("pjproject install", "make install", source, env, log);
+    r.MarkInstalled(prefix);
+    DeleteDirectory(source, new DeleteDirectorySettings { Recursive = true, Force = true });
+    Information($"pjproject {r.Release.Version} built and installed in {started.Elapsed.TotalSeconds:F0} s");
+}
+
+void DownloadFile(Uri url, string file)
+{
+    using var http = new System.Net.Http.HttpClient { Timeout = TimeSpan.FromMinutes(10) };
+    using var response = http.GetAsync(url, System.Net.Http.HttpCompletionOption.ResponseHeadersRead).GetAwaiter().GetResult();
+    response.EnsureSuccessStatusCode();
+    using var input = response.Content.ReadAsStream();
+    using var output = System.IO.File.Create(file);
+    input.CopyTo(output);
+}
 
 Task("Generate")
     .Description("Generates the pjproject bindings from the headers actually linked.")
@@ -91,6 +238,7 @@ Task("Native")
     .Does(() =>
 {
     var env = new Dictionary<string, string> { ["PJPROJECT_ROOT"] = PjprojectPrefix() };
+    var nativeBuild = NativeBuildDirectory();
     Run("cmake", $"-S native -B \"{nativeBuild}\" -DCMAKE_BUILD_TYPE=Release -DPJSHARP_GENERATED_DIR=\"{generatedNative}\" -DPJPROJECT_ROOT=\"{PjprojectPrefix()}\"", env: env);
     Run("cmake", $"--build \"{nativeBuild}\" --config Release --parallel", env: env);
     Run("cmake", $"--install \"{nativeBuild}\" --config Release --prefix \"{nativeOut}\"", env: env);
@@ -109,6 +257,9 @@ Task("Test")
     .IsDependentOn("Build")
     .Does(() =>
 {
+    if (!IsRunningOnWindows())
+        EnsurePrerequisites(TestPrerequisites());
+    StartTestPostgres();
     CleanDirectory(testResults);
     var failedRun = false;
     try
@@ -135,6 +286,18 @@ Task("Test")
     Information($"{passed} passed, {failed} failed" + (skipped > 0 ? $", {skipped} skipped" : ""));
     if (failedRun || failed > 0) throw new CakeException("Tests failed.");
 });
+
+// The tests use a real PostgreSQL server on loopback: the local cluster, started here, unless
+// PJSHARP_TEST_POSTGRES names another server.
+void StartTestPostgres()
+{
+    if (!string.IsNullOrEmpty(EnvironmentVariable("PJSHARP_TEST_POSTGRES")) || IsRunningOnWindows())
+        return;
+    if (Environment.UserName != "root")
+        throw new CakeException("The PostgreSQL tests need a server: run build/prepare-postgres.sh as root once, " +
+            "or set PJSHARP_TEST_POSTGRES to a connection string.");
+    Run($"{root}/build/prepare-postgres.sh", "");
+}
 
 Task("Bench")
     .Description("Runs the benchmarks (they print figures). --bench=all|sip-ladder|dataaccess|interop")

@@ -56,32 +56,37 @@ internal static unsafe partial class LibClang
 
     static LibClang() => NativeLibrary.SetDllImportResolver(typeof(LibClang).Assembly, Resolve);
 
+    // libclang comes from the libclang.runtime.<rid> NuGet package, copied beside the generator;
+    // LIBCLANG_PATH names another build of it.
     private static nint Resolve(string name, Assembly assembly, DllImportSearchPath? path)
     {
         if (name != Library)
             return 0;
-        var candidates = new List<string>();
         var configured = Environment.GetEnvironmentVariable("LIBCLANG_PATH");
         if (!string.IsNullOrEmpty(configured))
-            candidates.Add(configured);
-        candidates.AddRange(["libclang-14.so.1", "libclang.so.1", "libclang.so", "libclang.dylib", "libclang.dll"]);
-        foreach (var candidate in candidates)
-        {
-            if (NativeLibrary.TryLoad(candidate, out var handle))
-                return handle;
-        }
-        throw new DllNotFoundException("libclang not found: install libclang (Debian: libclang-14) or set LIBCLANG_PATH to its full path.");
+            return NativeLibrary.Load(configured);
+        if (NativeLibrary.TryLoad("libclang", assembly, path, out var handle))
+            return handle;
+        throw new DllNotFoundException(
+            $"libclang was not found beside the generator (the libclang.runtime.{RuntimeInformation.RuntimeIdentifier} " +
+            "NuGet package provides it); set LIBCLANG_PATH to a libclang shared library.");
     }
 
     /// <summary>
-    /// clang's own headers (stddef.h, stdarg.h) sit in a resource directory beside the library; a
-    /// libclang loaded through a distribution symlink cannot find it alone, so it is looked up here.
+    /// The resource directory whose include/ holds the compiler's own headers (stddef.h, stdarg.h).
+    /// libclang from NuGet ships none, so they come from LIBCLANG_RESOURCE_DIR, from a clang
+    /// installation beside the library, or from the C compiler that builds the native library.
     /// </summary>
     public static string? ResourceDirectory()
     {
         var configured = Environment.GetEnvironmentVariable("LIBCLANG_RESOURCE_DIR");
         if (!string.IsNullOrEmpty(configured))
             return configured;
+        return BesideLibrary() ?? CompilerHeaders.ResourceDirectory();
+    }
+
+    private static string? BesideLibrary()
+    {
         _ = clang_getClangVersion(); // makes sure the library is loaded
         string? library = null;
         if (File.Exists("/proc/self/maps"))
