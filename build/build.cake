@@ -22,6 +22,8 @@ var configLower = configuration.ToLowerInvariant();
 // native/pjproject-releases.txt) from the download cache into artifacts/pjproject/<version>-<key>.
 var pjprojectVersion = Argument("pjproject", EnvironmentVariable("PJSHARP_PJPROJECT_VERSION") ?? "");
 var settingsFile = $"{root}/native/pjproject-settings.cmake";
+// Where pjproject builds are kept (artifacts/pjproject/<version>-<key>); tests point it elsewhere.
+var pjprojectBuildRoot = MakeAbsolute(Directory(Argument("pjproject-build-root", artifacts))).FullPath;
 
 enum PjprojectOrigin { UserPrefix, Vcpkg, FromSource }
 
@@ -38,12 +40,12 @@ PjprojectRecipe Recipe() => recipe ??= new PjprojectRecipe(
 string PjprojectPrefix() => Origin() switch {
     PjprojectOrigin.UserPrefix => EnvironmentVariable("PJPROJECT_ROOT"),
     PjprojectOrigin.Vcpkg => $"{artifacts}/vcpkg_installed/{VcpkgTriplet()}",
-    _ => Recipe().InstallPrefix(artifacts),
+    _ => Recipe().InstallPrefix(pjprojectBuildRoot),
 };
 
 // One CMake tree per pjproject install, so a rebuilt pjproject relinks the shim.
 string NativeBuildDirectory() => $"{artifacts}/obj/native/" + (Origin() == PjprojectOrigin.FromSource
-    ? $"{Recipe().Release.Version}-{Recipe().Key}"
+    ? Recipe().NativeBuildName
     : Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(PjprojectPrefix())))[..12]);
 
 string VcpkgTriplet() => IsRunningOnWindows() ? "x64-windows-pjsharp"
@@ -169,7 +171,7 @@ void BuildPjprojectFromSource()
     if (IsRunningOnWindows())
         throw new CakeException("On Windows the build takes pjproject from vcpkg: set VCPKG_ROOT (or PJPROJECT_ROOT to your own build).");
     var r = Recipe();
-    var prefix = r.InstallPrefix(artifacts);
+    var prefix = r.InstallPrefix(pjprojectBuildRoot);
     if (r.IsInstalled(prefix))
     {
         Information($"pjproject {r.Release.Version} is up to date in {prefix} (build key {r.Key})");
@@ -181,12 +183,12 @@ void BuildPjprojectFromSource()
     {
         archive = cache.Obtain(r.Release, DownloadFile, message => Information(message));
     }
-    catch (BuildFailure failure)
+    catch (BuildFailureException failure)
     {
         throw new CakeException(failure.Message);
     }
     var started = System.Diagnostics.Stopwatch.StartNew();
-    var work = $"{artifacts}/obj/pjproject/{r.Release.Version}-{r.Key}";
+    var work = $"{pjprojectBuildRoot}/obj/pjproject/{r.Release.Version}-{r.Key}";
     var source = $"{work}/pjproject-{r.Release.Version}";
     var log = $"{work}/build.log";
     if (DirectoryExists(work))
@@ -198,7 +200,7 @@ void BuildPjprojectFromSource()
     Run("tar", $"-xzf \"{archive}\" -C \"{work}\"");
     System.IO.File.WriteAllText($"{source}/pjlib/include/pj/config_site.h", r.ConfigSiteHeader);
     var env = new Dictionary<string, string> { ["CFLAGS"] = r.CFlags };
-    var configure = string.Join(" ", r.ConfigureArguments(prefix).Select(a => $"'{a}'"));
+    var configure = string.Join(" ", PjprojectRecipe.ConfigureArguments(prefix).Select(a => $"'{a}'"));
     RunLogged("pjproject configure", $"./configure {configure}", source, env, log);
     RunLogged("pjproject build", $"make -j{Environment.ProcessorCount} lib", source, env, log);
     RunLogged("pjproject install", "make install", source, env, log);
@@ -266,6 +268,10 @@ Task("Test")
     {
         DotNetTest($"{root}/PjSharp.sln", new DotNetTestSettings {
             Configuration = configuration, NoBuild = true, NoLogo = true,
+            // Tests that run the build again use the same pjproject.
+            EnvironmentVariables = Origin() == PjprojectOrigin.FromSource
+                ? new Dictionary<string, string> { ["PJSHARP_PJPROJECT_VERSION"] = Recipe().Release.Version }
+                : new Dictionary<string, string>(),
             ResultsDirectory = testResults,
             Loggers = new[] { "trx", "console;verbosity=normal" },
         });

@@ -1,6 +1,7 @@
 // How the build obtains and builds pjproject: pinned releases, the download cache, the
 // settings header and the build key. Plain C# without a namespace so that build.cake can
 // #load it and the build tests can compile it; it uses nothing but the BCL.
+#nullable enable
 using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
@@ -9,7 +10,7 @@ using IOPath = System.IO.Path;
 using IODirectory = System.IO.Directory;
 
 /// <summary>A build step failed in a way the user can fix; the message says how.</summary>
-public sealed class BuildFailure(string message) : Exception(message);
+public sealed class BuildFailureException(string message) : Exception(message);
 
 /// <summary>One upstream release of pjproject, pinned by the SHA-256 of its tag archive.</summary>
 public sealed record PjprojectRelease(string Version, string Sha256)
@@ -31,11 +32,11 @@ public sealed record PjprojectRelease(string Version, string Sha256)
                 continue;
             var fields = line.Split((char[])[' ', '\t'], StringSplitOptions.RemoveEmptyEntries);
             if (fields.Length != 2 || fields[1].Length != 64 || !fields[1].All(Uri.IsHexDigit))
-                throw new BuildFailure($"{path}:{lineNumber}: expected '<version> <sha256 as 64 hex digits>'.");
+                throw new BuildFailureException($"{path}:{lineNumber}: expected '<version> <sha256 as 64 hex digits>'.");
             releases.Add(new PjprojectRelease(fields[0], fields[1].ToLowerInvariant()));
         }
         if (releases.Count == 0)
-            throw new BuildFailure($"{path}: no release is listed.");
+            throw new BuildFailureException($"{path}: no release is listed.");
         return releases;
     }
 
@@ -45,7 +46,7 @@ public sealed record PjprojectRelease(string Version, string Sha256)
         if (string.IsNullOrWhiteSpace(version))
             return pinned[0];
         return pinned.FirstOrDefault(r => r.Version == version.Trim())
-            ?? throw new BuildFailure(
+            ?? throw new BuildFailureException(
                 $"pjproject {version} is not one of the pinned releases ({string.Join(", ", pinned.Select(r => r.Version))}); " +
                 "add it with its SHA-256 to native/pjproject-releases.txt, or bring your own build with PJPROJECT_ROOT.");
     }
@@ -94,10 +95,10 @@ public sealed class DownloadCache(string directory)
         {
             download(release.Url, partial);
         }
-        catch (Exception e) when (e is not BuildFailure)
+        catch (Exception e) when (e is not BuildFailureException)
         {
             IOFile.Delete(partial);
-            throw new BuildFailure(
+            throw new BuildFailureException(
                 $"pjproject {release.Version} could not be downloaded from {release.Url}: {e.Message}\n" +
                 HowToSupply(release));
         }
@@ -114,7 +115,7 @@ public sealed class DownloadCache(string directory)
         var size = new FileInfo(file).Length;
         if (file != shownAs)
             IOFile.Delete(file);
-        throw new BuildFailure(
+        throw new BuildFailureException(
             $"pjproject {release.Version}: {shownAs} has SHA-256 {actual}, but the pinned SHA-256 is {release.Sha256} " +
             $"({size} bytes: a truncated or different file).\n" +
             HowToSupply(release));
@@ -159,7 +160,7 @@ public sealed class PjprojectRecipe
     /// <summary>Static, position-independent, optimised; NDEBUG stays out of the installed headers.</summary>
     public string CFlags => "-O2 -fPIC" + (Defines.Contains("NDEBUG") ? " -DNDEBUG" : "");
 
-    public IReadOnlyList<string> ConfigureArguments(string prefix) =>
+    public static IReadOnlyList<string> ConfigureArguments(string prefix) =>
     [
         $"--prefix={prefix}", "--enable-epoll", "--with-ssl", "--disable-shared", "--disable-pjsua2",
         "--disable-video", "--disable-sound", "--disable-libyuv", "--disable-libwebrtc", "--disable-ffmpeg",
@@ -171,6 +172,9 @@ public sealed class PjprojectRecipe
 
     public string InstallPrefix(string artifacts) =>
         IOPath.Combine(artifacts, "pjproject", $"{Release.Version}-{Key}");
+
+    /// <summary>The shim's CMake tree for this pjproject: a new key gives a fresh tree, so the shim is rebuilt and relinked.</summary>
+    public string NativeBuildName => $"{Release.Version}-{Key}";
 
     public const string StampName = "pjsharp-build-key.txt";
 
@@ -228,7 +232,7 @@ public sealed class PjprojectRecipe
         var start = content.IndexOf(marker, StringComparison.Ordinal);
         var end = start < 0 ? -1 : content.IndexOf(')', start);
         if (start < 0 || end < 0)
-            throw new BuildFailure($"{settingsFile}: no '{marker} ...)' list.");
+            throw new BuildFailureException($"{settingsFile}: no '{marker} ...)' list.");
         return content[(start + marker.Length)..end].Split((char[])[' ', '\n', '\t', '\r'], StringSplitOptions.RemoveEmptyEntries);
     }
 }
