@@ -45,6 +45,7 @@ internal sealed unsafe class ServiceRegistration : IDisposable
             registration._self.Free();
             ThrowHelper.Throw(status, $"registering service '{service.Name}'");
         }
+        service.ModuleId = registration.Module->id;
         return registration;
     }
 
@@ -53,6 +54,7 @@ internal sealed unsafe class ServiceRegistration : IDisposable
         if (Module == null)
             return;
         _ = PjsipSipEndpoint.pjsip_endpt_unregister_module(Endpoint.Native, Module);
+        Service.ModuleId = -1;
         PjSharpNative.pjsharp_module_destroy(Module);
         Module = null;
         _self.Free();

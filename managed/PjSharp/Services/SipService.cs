@@ -35,6 +35,9 @@ public abstract class SipService
 
     public int Priority { get; }
 
+    /// <summary>pjsip's id for this service's module while registered (its slot in per-module data), else -1.</summary>
+    protected internal int ModuleId { get; internal set; } = -1;
+
     /// <summary>
     /// The methods this service answers (e.g. <c>REGISTER</c>); the endpoint advertises them in
     /// Allow (OPTIONS answers, 405s) while the service is registered.

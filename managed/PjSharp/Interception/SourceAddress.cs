@@ -1,0 +1,116 @@
+using System.Net;
+using System.Net.Sockets;
+using PjSharp.Interop;
+
+namespace PjSharp.Interception;
+
+/// <summary>
+/// A request's source IP address as a value: IPv4 kept as IPv4-mapped IPv6, so one 16-byte key
+/// serves both families without allocating.
+/// </summary>
+public readonly struct SourceAddress : IEquatable<SourceAddress>
+{
+    private readonly ulong _high;
+    private readonly ulong _low;
+
+    private SourceAddress(ulong high, ulong low)
+    {
+        _high = high;
+        _low = low;
+    }
+
+    public static SourceAddress FromBytes(ReadOnlySpan<byte> address)
+    {
+        Span<byte> mapped = stackalloc byte[16];
+        if (address.Length == 4)
+        {
+            mapped[10] = 0xff;
+            mapped[11] = 0xff;
+            address.CopyTo(mapped[12..]);
+        }
+        else if (address.Length == 16)
+        {
+            address.CopyTo(mapped);
+        }
+        else
+        {
+            throw new ArgumentException("An IP address has 4 or 16 bytes.", nameof(address));
+        }
+        return new SourceAddress(
+            System.Buffers.Binary.BinaryPrimitives.ReadUInt64BigEndian(mapped),
+            System.Buffers.Binary.BinaryPrimitives.ReadUInt64BigEndian(mapped[8..]));
+    }
+
+    public static SourceAddress FromIPAddress(IPAddress address)
+    {
+        ArgumentNullException.ThrowIfNull(address);
+        Span<byte> bytes = stackalloc byte[16];
+        address.TryWriteBytes(bytes, out var written);
+        return FromBytes(bytes[..written]);
+    }
+
+    internal static unsafe SourceAddress FromPacket(pjsip_rx_data* rdata)
+    {
+        var raw = (byte*)&rdata->pkt_info.src_addr;
+        // pj_sockaddr_in keeps the address at byte 4, pj_sockaddr_in6 at byte 8.
+        return rdata->pkt_info.src_addr_len >= 28
+            ? FromBytes(new ReadOnlySpan<byte>(raw + 8, 16))
+            : FromBytes(new ReadOnlySpan<byte>(raw + 4, 4));
+    }
+
+    public bool IsIPv4Mapped => _high == 0 && (_low >> 32) == 0xffff;
+
+    /// <summary>Writes the address's bytes (4 for IPv4, 16 for IPv6); returns how many.</summary>
+    public int WriteBytes(Span<byte> destination)
+    {
+        Span<byte> all = stackalloc byte[16];
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt64BigEndian(all, _high);
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt64BigEndian(all[8..], _low);
+        if (IsIPv4Mapped)
+        {
+            all[12..].CopyTo(destination);
+            return 4;
+        }
+        all.CopyTo(destination);
+        return 16;
+    }
+
+    public IPAddress ToIPAddress()
+    {
+        Span<byte> bytes = stackalloc byte[16];
+        var length = WriteBytes(bytes);
+        return new IPAddress(bytes[..length]);
+    }
+
+    /// <summary>True when the address lies in <paramref name="network"/> (IPv4 networks match IPv4 addresses).</summary>
+    public bool IsIn(IPNetwork network)
+    {
+        var family = network.BaseAddress.AddressFamily;
+        if ((family == AddressFamily.InterNetwork) != IsIPv4Mapped)
+            return false;
+        Span<byte> bytes = stackalloc byte[16];
+        Span<byte> prefix = stackalloc byte[16];
+        var length = WriteBytes(bytes);
+        network.BaseAddress.TryWriteBytes(prefix, out _);
+        var bits = network.PrefixLength;
+        for (var i = 0; i < length && bits > 0; i++, bits -= 8)
+        {
+            var mask = bits >= 8 ? 0xff : (byte)(0xff << (8 - bits));
+            if ((bytes[i] & mask) != (prefix[i] & mask))
+                return false;
+        }
+        return true;
+    }
+
+    public bool Equals(SourceAddress other) => _high == other._high && _low == other._low;
+
+    public override bool Equals(object? obj) => obj is SourceAddress other && Equals(other);
+
+    public override int GetHashCode() => HashCode.Combine(_high, _low);
+
+    public static bool operator ==(SourceAddress left, SourceAddress right) => left.Equals(right);
+
+    public static bool operator !=(SourceAddress left, SourceAddress right) => !left.Equals(right);
+
+    public override string ToString() => ToIPAddress().ToString();
+}
