@@ -1,22 +1,41 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Runtime.InteropServices;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Hosting.Internal;
 using Microsoft.Extensions.Logging;
-using PjSharp.Services;
-using PjSharp.Transports;
+using Microsoft.Extensions.Options;
+using PjSharp.DataAccess;
+using PjSharp.Hosting;
 
 namespace PjSharp.Server;
 
-/// <summary><c>pjsharp serve</c>: an endpoint on the given transports that answers OPTIONS.</summary>
+/// <summary>
+/// <c>pjsharp serve</c>: the PjSharp server on the Generic Host: a registrar with digest
+/// authentication configured from an Asterisk-syntax pjsip.conf, contacts in SQLite.
+/// </summary>
 internal static class ServeCommand
 {
+    /// <summary>The configuration run when none is given.</summary>
+    public static string SampleConfiguration => Path.Combine(AppContext.BaseDirectory, "samples", "pjsip.conf");
+
     public static Command Create()
     {
         var transports = new Option<string[]>("--transport", "-t")
         {
-            Description = "A transport to listen on: udp|tcp|tls:<address>:<port>, e.g. udp:127.0.0.1:5060 or tls:[::1]:5061 (port 0 = any free port). Repeatable.",
+            Description = "A transport to listen on: udp|tcp|tls:<address>:<port>, e.g. udp:127.0.0.1:5060 or tls:[::1]:5061 (port 0 = any free port). Repeatable. Default: the configuration's transports.",
             AllowMultipleArgumentsPerToken = false,
-            DefaultValueFactory = _ => ["udp:127.0.0.1:5060"],
+        };
+        var config = new Option<string?>("--config", "-c")
+        {
+            Description = "An Asterisk-syntax pjsip.conf (endpoints, auths, aors, identify, acl, global, transports). Default: the bundled sample.",
+        };
+        var database = new Option<string>("--db")
+        {
+            Description = "The SQLite database for contacts.",
+            DefaultValueFactory = _ => "pjsharp.db",
         };
         var workers = new Option<int>("--workers")
         {
@@ -37,72 +56,82 @@ internal static class ServeCommand
             Description = "pjlib's own log level, 0 (none) to 6.",
             DefaultValueFactory = _ => 2,
         };
-
         var poolCache = new Option<int>("--pool-cache-mb")
         {
             Description = "Memory pjsip may keep in released pools for reuse, in MiB.",
-            DefaultValueFactory = _ => (int)(new SipEndpointOptions().PoolCacheBytes / (1024 * 1024)),
+            DefaultValueFactory = _ => 32,
+        };
+        var drain = new Option<double>("--drain-seconds")
+        {
+            Description = "How long shutdown waits for queued work (registrations being written).",
+            DefaultValueFactory = _ => 10,
         };
 
-        var command = new Command("serve", "Run a SIP endpoint that answers OPTIONS on the given transports.")
+        var command = new Command("serve", "Run the PjSharp SIP server: a registrar with digest authentication, configured from a pjsip.conf.")
         {
-            transports, workers, tlsCert, tlsKey, tlsCa, tlsVerifyClient, logLevel, nativeLogLevel, poolCache,
+            transports, config, database, workers, tlsCert, tlsKey, tlsCa, tlsVerifyClient, logLevel, nativeLogLevel, poolCache, drain,
         };
         command.SetAction(async (parse, cancellation) =>
         {
-            using var loggerFactory = Microsoft.Extensions.Logging.LoggerFactory.Create(builder => builder
-                .SetMinimumLevel(parse.GetValue(logLevel))
-                .AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss.fff "; })
-                .AddFilter((_, _) => true));
-            var options = new SipEndpointOptions
+            var configFile = parse.GetValue(config) ?? SampleConfiguration;
+            var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+            builder.Configuration.AddJsonFile(Path.Combine(Directory.GetCurrentDirectory(), "appsettings.json"), optional: true);
+            builder.Configuration.AddEnvironmentVariables("PJSHARP__");
+            builder.Logging.SetMinimumLevel(parse.GetValue(logLevel));
+            builder.Logging.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss.fff "; });
+            builder.Services.Configure<ConsoleLifetimeOptions>(o => o.SuppressStatusMessages = true);
+            builder.Services.AddSingleton<IHostLifetime, ConsoleLifetime>();
+            var drainTime = TimeSpan.FromSeconds(Math.Max(0, parse.GetValue(drain)));
+            builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = drainTime + TimeSpan.FromSeconds(10));
+            builder.Services.AddPjSharp(options =>
             {
-                WorkerThreads = parse.GetValue(workers),
-                NativeLogLevel = parse.GetValue(nativeLogLevel),
-                PoolCacheBytes = Math.Max(0, parse.GetValue(poolCache)) * 1024L * 1024,
-            };
-            var tls = new SipTlsOptions
-            {
-                CertificateFile = parse.GetValue(tlsCert),
-                PrivateKeyFile = parse.GetValue(tlsKey),
-                CaListFile = parse.GetValue(tlsCa),
-                VerifyClient = parse.GetValue(tlsVerifyClient),
-                RequireClientCertificate = parse.GetValue(tlsVerifyClient),
-            };
+                options.Transports.AddRange(parse.GetValue(transports) ?? []);
+                options.ConfigFile = configFile;
+                options.Database = parse.GetValue(database)!;
+                options.WorkerThreads = parse.GetValue(workers);
+                options.NativeLogLevel = parse.GetValue(nativeLogLevel);
+                options.PoolCacheMegabytes = parse.GetValue(poolCache);
+                options.DrainTimeout = drainTime;
+                options.TlsCertificateFile = parse.GetValue(tlsCert);
+                options.TlsPrivateKeyFile = parse.GetValue(tlsKey);
+                options.TlsCaListFile = parse.GetValue(tlsCa);
+                options.TlsVerifyClient = parse.GetValue(tlsVerifyClient);
+            });
+
+            using var host = builder.Build();
             try
             {
-                foreach (var text in parse.GetValue(transports) ?? [])
-                {
-                    var transport = SipTransportOptions.Parse(text);
-                    options.Transports.Add(transport.Protocol == SipTransportProtocol.Tls ? transport with { Tls = tls } : transport);
-                }
+                await host.StartAsync(cancellation);
             }
-            catch (FormatException error)
+            catch (OptionsValidationException invalid)
             {
-                await Console.Error.WriteLineAsync($"pjsharp serve: {error.Message}");
+                foreach (var failure in invalid.Failures)
+                    await Console.Error.WriteLineAsync($"pjsharp serve: {failure}");
+                return 2;
+            }
+            catch (ConfigurationException invalid)
+            {
+                foreach (var diagnostic in invalid.Diagnostics)
+                    await Console.Error.WriteLineAsync(diagnostic.ToString());
+                return 1;
+            }
+            catch (FormatException invalid)
+            {
+                await Console.Error.WriteLineAsync($"pjsharp serve: {invalid.Message}");
                 return 2;
             }
 
-            using var stop = new CancellationTokenSource();
-            using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, context => { context.Cancel = true; stop.Cancel(); });
-            using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, context => { context.Cancel = true; stop.Cancel(); });
-            using var linked = CancellationTokenSource.CreateLinkedTokenSource(stop.Token, cancellation);
-
-            using var endpoint = SipEndpoint.Create(options, loggerFactory);
-            using var optionsService = new OptionsService(endpoint, rejectUnhandled: true);
-            endpoint.RegisterService(optionsService);
-            endpoint.Start();
-            foreach (var transport in endpoint.Transports)
+            var server = host.Services.GetRequiredService<PjSharpServer>();
+            using var hangup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, context =>
+            {
+                context.Cancel = true;
+                _ = server.ReloadAsync(CancellationToken.None);
+            });
+            foreach (var transport in server.Transports)
                 Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"listening {transport}"));
             Console.Out.WriteLine("ready");
             await Console.Out.FlushAsync(CancellationToken.None);
-            try
-            {
-                await Task.Delay(Timeout.Infinite, linked.Token);
-            }
-            catch (OperationCanceledException)
-            {
-            }
-            endpoint.Stop();
+            await host.WaitForShutdownAsync(CancellationToken.None);
             return 0;
         });
         return command;

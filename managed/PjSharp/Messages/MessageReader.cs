@@ -19,6 +19,25 @@ internal static unsafe class MessageReader
         return length > 0 ? Encoding.UTF8.GetString(buffer, length) : "";
     }
 
+    /// <summary>The sip: or sips: URI itself, inside a name-addr or not; null for other schemes.</summary>
+    public static pjsip_sip_uri* SipUri(void* uri)
+    {
+        if (uri == null || ((pjsip_uri*)uri)->vptr == null)
+            return null;
+        var inner = ((pjsip_uri*)uri)->vptr->p_get_uri(uri);
+        if (inner == null || ((pjsip_uri*)inner)->vptr == null)
+            return null;
+        var scheme = PjStr.AsSpan(*((pjsip_uri*)inner)->vptr->p_get_scheme(inner));
+        return Ascii.EqualsIgnoreCase(scheme, "sip"u8) || Ascii.EqualsIgnoreCase(scheme, "sips"u8) ? (pjsip_sip_uri*)inner : null;
+    }
+
+    /// <summary>The user part of a sip:/sips: URI; empty for other schemes or none.</summary>
+    public static ReadOnlySpan<byte> UriUser(void* uri)
+    {
+        var sip = SipUri(uri);
+        return sip == null ? default : PjStr.AsSpan(sip->user);
+    }
+
     /// <summary>A header's value as it would be printed, without the name.</summary>
     public static string? PrintHeaderValue(pjsip_hdr* header)
     {

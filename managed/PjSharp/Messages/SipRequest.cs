@@ -47,6 +47,45 @@ public readonly unsafe ref struct SipRequest
 
     public string ToUri => _rdata->msg_info.to == null ? "" : MessageReader.PrintUri(pjsip_uri_context_e.PJSIP_URI_IN_FROMTO_HDR, _rdata->msg_info.to->uri);
 
+    /// <summary>The user part of the From URI (sip:/sips: only), as sent.</summary>
+    public ReadOnlySpan<byte> FromUser => _rdata->msg_info.from == null ? default : MessageReader.UriUser(_rdata->msg_info.from->uri);
+
+    /// <summary>The user part of the To URI (sip:/sips: only), as sent.</summary>
+    public ReadOnlySpan<byte> ToUser => _rdata->msg_info.to == null ? default : MessageReader.UriUser(_rdata->msg_info.to->uri);
+
+    /// <summary>The user part of the request URI (sip:/sips: only), as sent.</summary>
+    public ReadOnlySpan<byte> RequestUriUser => MessageReader.UriUser(Message->line.req.uri);
+
+    /// <summary>The first Authorization header with the Digest scheme, as pjsip parsed it; null if none.</summary>
+    internal pjsip_authorization_hdr* DigestAuthorization
+    {
+        get
+        {
+            var header = (pjsip_authorization_hdr*)PjsipSipMsg.pjsip_msg_find_hdr(Message, pjsip_hdr_e.PJSIP_H_AUTHORIZATION, null);
+            while (header != null)
+            {
+                if (System.Text.Ascii.EqualsIgnoreCase(PjStr.AsSpan(header->scheme), "digest"u8))
+                    return header;
+                header = (pjsip_authorization_hdr*)PjsipSipMsg.pjsip_msg_find_hdr(Message, pjsip_hdr_e.PJSIP_H_AUTHORIZATION, header->next);
+            }
+            return null;
+        }
+    }
+
+    /// <summary>The username of the Digest Authorization header, empty if none.</summary>
+    public ReadOnlySpan<byte> AuthorizationUsername
+    {
+        get
+        {
+            var header = DigestAuthorization;
+            return header == null ? default : PjStr.AsSpan(header->credential.digest.username);
+        }
+    }
+
+    /// <summary>The raw bytes of the whole message as received.</summary>
+    public ReadOnlySpan<byte> RawMessage => _rdata->msg_info.msg_buf == null ? default
+        : new ReadOnlySpan<byte>(_rdata->msg_info.msg_buf, _rdata->msg_info.len);
+
     public string ToTag => _rdata->msg_info.to == null ? "" : PjStr.ToManagedString(_rdata->msg_info.to->tag);
 
     /// <summary>The top Via's branch parameter.</summary>

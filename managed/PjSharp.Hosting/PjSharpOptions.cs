@@ -1,0 +1,75 @@
+namespace PjSharp.Hosting;
+
+/// <summary>
+/// What <c>AddPjSharp</c> runs, bound from the configuration section <c>PjSharp</c> (or set in
+/// code). Checked when the host starts: a bad value stops it with a message naming the key.
+/// </summary>
+public sealed class PjSharpOptions
+{
+    public const string SectionName = "PjSharp";
+
+    /// <summary>
+    /// Transports as <c>udp|tcp|tls:&lt;address&gt;:&lt;port&gt;</c>. Empty: the <c>transport</c>
+    /// objects of the configuration file, else <c>udp:127.0.0.1:5060</c>.
+    /// </summary>
+    public List<string> Transports { get; } = [];
+
+    /// <summary>pjsip worker threads; 0 means one per processor.</summary>
+    public int WorkerThreads { get; set; }
+
+    /// <summary>An Asterisk-syntax pjsip.conf with endpoints, auths, aors, identify, acl, global and transports.</summary>
+    public string? ConfigFile { get; set; }
+
+    /// <summary>The SQLite database for contacts and other dynamic objects.</summary>
+    public string Database { get; set; } = "pjsharp.db";
+
+    /// <summary>How long shutdown waits for queued work (registrations being written) before stopping pjsip.</summary>
+    public TimeSpan DrainTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Run the registrar (REGISTER).</summary>
+    public bool Registrar { get; set; } = true;
+
+    /// <summary>Answer out-of-dialog OPTIONS with 200 and other unhandled requests with 501.</summary>
+    public bool AnswerOptions { get; set; } = true;
+
+    /// <summary>pjlib's own log level, 0 (none) to 6.</summary>
+    public int NativeLogLevel { get; set; } = 2;
+
+    /// <summary>Memory pjsip may keep in released pools, in MiB.</summary>
+    public int PoolCacheMegabytes { get; set; } = 32;
+
+    public string? TlsCertificateFile { get; set; }
+
+    public string? TlsPrivateKeyFile { get; set; }
+
+    public string? TlsCaListFile { get; set; }
+
+    public bool TlsVerifyClient { get; set; }
+
+    /// <summary>Digest authentication and flood protection.</summary>
+    public PjSharpSecurityOptions Security { get; set; } = new();
+}
+
+/// <summary>Security settings that are not part of pjsip.conf.</summary>
+public sealed class PjSharpSecurityOptions
+{
+    /// <summary>Algorithms offered in challenges, strongest first: MD5, SHA-256, SHA-512-256.</summary>
+    public List<string> DigestAlgorithms { get; } = [];
+
+    /// <summary>Failed authentications from one address within <see cref="FloodWindow"/> before it is blocked.</summary>
+    public int MaxFailedAuthentications { get; set; } = 20;
+
+    /// <summary>Requests from unknown users from one address within <see cref="FloodWindow"/> before it is blocked.</summary>
+    public int MaxUnidentifiedRequests { get; set; } = 50;
+
+    public TimeSpan FloodWindow { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>How long a flooding address is refused.</summary>
+    public TimeSpan BlockTime { get; set; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>Blocked addresses get 403 when true; by default they get no answer.</summary>
+    public bool AnswerBlocked { get; set; }
+
+    /// <summary>Methods answered without authentication (keep-alive probes).</summary>
+    public List<string> UnauthenticatedMethods { get; } = [];
+}

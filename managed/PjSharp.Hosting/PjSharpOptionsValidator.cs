@@ -1,0 +1,54 @@
+using Microsoft.Extensions.Options;
+using PjSharp.Transports;
+
+namespace PjSharp.Hosting;
+
+/// <summary>Checks <see cref="PjSharpOptions"/> at start; every problem names its configuration key.</summary>
+internal sealed class PjSharpOptionsValidator : IValidateOptions<PjSharpOptions>
+{
+    private static readonly string[] KnownAlgorithms = ["MD5", "SHA-256", "SHA-512-256"];
+
+    public ValidateOptionsResult Validate(string? name, PjSharpOptions options)
+    {
+        var problems = new List<string>();
+        const string section = PjSharpOptions.SectionName;
+        for (var i = 0; i < options.Transports.Count; i++)
+        {
+            try
+            {
+                _ = SipTransportOptions.Parse(options.Transports[i]);
+            }
+            catch (FormatException error)
+            {
+                problems.Add($"{section}:Transports:{i}: {error.Message}");
+            }
+        }
+        if (options.WorkerThreads < 0)
+            problems.Add($"{section}:WorkerThreads: must be 0 (one per processor) or more, not {options.WorkerThreads}.");
+        if (options.ConfigFile is { } file && !File.Exists(file))
+            problems.Add($"{section}:ConfigFile: '{file}' does not exist.");
+        if (string.IsNullOrWhiteSpace(options.Database))
+            problems.Add($"{section}:Database: a SQLite file name is required.");
+        if (options.DrainTimeout < TimeSpan.Zero)
+            problems.Add($"{section}:DrainTimeout: must not be negative.");
+        if (options.NativeLogLevel is < 0 or > 6)
+            problems.Add($"{section}:NativeLogLevel: must be 0 to 6, not {options.NativeLogLevel}.");
+        if (options.PoolCacheMegabytes < 0)
+            problems.Add($"{section}:PoolCacheMegabytes: must not be negative.");
+        var security = options.Security;
+        for (var i = 0; i < security.DigestAlgorithms.Count; i++)
+        {
+            if (!KnownAlgorithms.Contains(security.DigestAlgorithms[i], StringComparer.OrdinalIgnoreCase))
+                problems.Add($"{section}:Security:DigestAlgorithms:{i}: '{security.DigestAlgorithms[i]}' is not one of {string.Join(", ", KnownAlgorithms)}.");
+        }
+        if (security.MaxFailedAuthentications < 1)
+            problems.Add($"{section}:Security:MaxFailedAuthentications: must be at least 1.");
+        if (security.MaxUnidentifiedRequests < 1)
+            problems.Add($"{section}:Security:MaxUnidentifiedRequests: must be at least 1.");
+        if (security.FloodWindow <= TimeSpan.Zero)
+            problems.Add($"{section}:Security:FloodWindow: must be positive.");
+        if (security.BlockTime < TimeSpan.Zero)
+            problems.Add($"{section}:Security:BlockTime: must not be negative.");
+        return problems.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(problems);
+    }
+}

@@ -1,0 +1,314 @@
+using System.Diagnostics.Metrics;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using PjSharp.DataAccess;
+using PjSharp.DataAccess.Sqlite;
+using PjSharp.Interception;
+using PjSharp.Interception.Stages;
+using PjSharp.Services;
+using PjSharp.Transports;
+
+namespace PjSharp.Hosting;
+
+/// <summary>
+/// A running PjSharp server: the data access layer (the configuration file, then SQLite), the
+/// SIP endpoint with its transports, message interception and the services. Started and
+/// stopped by the Generic Host; shutdown lets queued work finish for
+/// <see cref="PjSharpOptions.DrainTimeout"/> before pjsip stops.
+/// </summary>
+public sealed partial class PjSharpServer : IHostedService, IAsyncDisposable
+{
+    private readonly PjSharpOptions _options;
+    private readonly ILoggerFactory _loggerFactory;
+    private readonly ILogger _logger;
+    private readonly IEnumerable<InterceptionStage> _userStages;
+    private readonly IEnumerable<IPjSharpComponent> _components;
+    private readonly Meter _meter;
+    private readonly List<IDisposable> _subscriptions = [];
+    private readonly List<SipService> _services = [];
+    private readonly SemaphoreSlim _reload = new(1, 1);
+    private int _directoryRebuildPending;
+
+    public PjSharpServer(
+        IOptions<PjSharpOptions> options, ILoggerFactory loggerFactory, IMeterFactory meterFactory,
+        IEnumerable<InterceptionStage> stages, IEnumerable<IPjSharpComponent> components)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(meterFactory);
+        _options = options.Value;
+        _loggerFactory = loggerFactory;
+        _logger = loggerFactory.CreateLogger("PjSharp.Server");
+        _userStages = stages;
+        _components = components;
+        _meter = meterFactory.Create("PjSharp");
+    }
+
+    public PjSharpOptions Options => _options;
+
+    public ILoggerFactory LoggerFactory => _loggerFactory;
+
+    /// <summary>The <c>PjSharp</c> meter every part of the server reports to.</summary>
+    public Meter Meter => _meter;
+
+    public ObjectStore Store { get; private set; } = null!;
+
+    public SipEndpoint Endpoint { get; private set; } = null!;
+
+    public InterceptionPipeline Interception { get; private set; } = null!;
+
+    public SecurityEvents SecurityEvents { get; private set; } = null!;
+
+    public IReadOnlyList<SipTransportInfo> Transports => Endpoint?.Transports ?? [];
+
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        Store = await OpenStoreAsync(cancellationToken).ConfigureAwait(false);
+        var directory = await SecurityDirectory.LoadAsync(Store, cancellationToken).ConfigureAwait(false);
+
+        var endpointOptions = new SipEndpointOptions
+        {
+            WorkerThreads = _options.WorkerThreads > 0 ? _options.WorkerThreads : Environment.ProcessorCount,
+            NativeLogLevel = _options.NativeLogLevel,
+            PoolCacheBytes = _options.PoolCacheMegabytes * 1024L * 1024,
+        };
+        foreach (var transport in await TransportsAsync(cancellationToken).ConfigureAwait(false))
+            endpointOptions.Transports.Add(transport);
+        Endpoint = SipEndpoint.Create(endpointOptions, _loggerFactory);
+
+        SecurityEvents = new SecurityEvents(_loggerFactory.CreateLogger("PjSharp.Security"), _meter, TimeProvider.System);
+        Interception = new InterceptionPipeline(Endpoint, directory);
+        foreach (var stage in BuiltInStages())
+            Interception.Add(stage);
+        foreach (var stage in _userStages)
+            Interception.Add(stage);
+        Register(Interception);
+
+        foreach (var component in _components)
+            await component.StartAsync(this, cancellationToken).ConfigureAwait(false);
+        if (_options.AnswerOptions)
+            Register(new OptionsService(Endpoint, rejectUnhandled: true));
+
+        foreach (var type in new ObjectType[] { DataAccess.Endpoint.Type, Auth.Type, Aor.Type, Identify.Type, Acl.Type, GlobalSettings.Type })
+        {
+            if (Store.MappedTypes.Contains(type))
+                _subscriptions.Add(Store.AddObserver(type, new DirectoryObserver(this)));
+        }
+        Endpoint.Start();
+        LogStarted(_logger, Endpoint.Transports.Count);
+    }
+
+    /// <summary>A service that lives as long as the server: registered now, unregistered at stop.</summary>
+    public void Register(SipService service)
+    {
+        ArgumentNullException.ThrowIfNull(service);
+        Endpoint.RegisterService(service);
+        _services.Add(service);
+    }
+
+    private IEnumerable<InterceptionStage> BuiltInStages()
+    {
+        yield return new AclStage(SecurityEvents);
+        yield return new IdentifyStage(SecurityEvents);
+    }
+
+    /// <summary>Re-reads the configuration file (SIGHUP); registrations stay as they are.</summary>
+    public async Task<IReadOnlyList<ReloadResult>> ReloadAsync(CancellationToken cancellationToken = default)
+    {
+        await _reload.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            var results = await Store.ReloadAsync(cancellationToken).ConfigureAwait(false);
+            await RebuildDirectoryAsync(cancellationToken).ConfigureAwait(false);
+            foreach (var result in results)
+                LogReloaded(_logger, result.Source, result.Applied, result.Changes.Count, result.Diagnostics.Count);
+            return results;
+        }
+        finally
+        {
+            _reload.Release();
+        }
+    }
+
+    private async Task RebuildDirectoryAsync(CancellationToken cancellationToken)
+    {
+        Interlocked.Exchange(ref _directoryRebuildPending, 0);
+        Interception.Directory = await SecurityDirectory.LoadAsync(Store, cancellationToken).ConfigureAwait(false);
+    }
+
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        if (Endpoint == null)
+            return;
+        foreach (var component in _components.Reverse())
+            await component.StopAsync(this, _options.DrainTimeout, cancellationToken).ConfigureAwait(false);
+        Endpoint.Stop();
+        LogStopped(_logger);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var subscription in _subscriptions)
+            subscription.Dispose();
+        _subscriptions.Clear();
+        foreach (var service in _services)
+        {
+            if (service is IDisposable disposable)
+                disposable.Dispose();
+        }
+        _services.Clear();
+        if (Endpoint != null)
+            await Endpoint.DisposeAsync().ConfigureAwait(false);
+        if (Store != null)
+            await Store.DisposeAsync().ConfigureAwait(false);
+        _meter.Dispose();
+        _reload.Dispose();
+    }
+
+    private async Task<ObjectStore> OpenStoreAsync(CancellationToken cancellationToken)
+    {
+        var database = await SqliteBackend.OpenAsync(
+            new SqliteBackendOptions { Path = _options.Database, LoggerFactory = _loggerFactory }, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            var builder = new ObjectStoreBuilder().UseLoggerFactory(_loggerFactory);
+            if (_options.ConfigFile is { } file)
+            {
+                var config = PjsipConfBackend.Load(file, _loggerFactory.CreateLogger("PjSharp.Config"));
+                builder.UseEmbeddedDefaults(config, database);
+            }
+            else
+            {
+                builder.AddBackend("database", database);
+                foreach (var type in ObjectTypes.All)
+                    builder.Map(type, "database");
+            }
+            return builder.Build();
+        }
+        catch
+        {
+            await database.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    private async Task<List<SipTransportOptions>> TransportsAsync(CancellationToken cancellationToken)
+    {
+        var tls = new SipTlsOptions
+        {
+            CertificateFile = _options.TlsCertificateFile,
+            PrivateKeyFile = _options.TlsPrivateKeyFile,
+            CaListFile = _options.TlsCaListFile,
+            VerifyClient = _options.TlsVerifyClient,
+            RequireClientCertificate = _options.TlsVerifyClient,
+        };
+        var result = new List<SipTransportOptions>();
+        foreach (var text in _options.Transports)
+        {
+            var transport = SipTransportOptions.Parse(text);
+            result.Add(transport.Protocol == SipTransportProtocol.Tls ? transport with { Tls = tls } : transport);
+        }
+        if (result.Count > 0)
+            return result;
+        if (Store.MappedTypes.Contains(Transport.Type))
+        {
+            foreach (var configured in await Store.GetAllAsync<Transport>(cancellationToken).ConfigureAwait(false))
+            {
+                if (TransportFromConfig(configured) is { } transport)
+                    result.Add(transport);
+            }
+        }
+        if (result.Count == 0)
+            result.Add(SipTransportOptions.Parse("udp:127.0.0.1:5060"));
+        return result;
+    }
+
+    private SipTransportOptions? TransportFromConfig(Transport transport)
+    {
+        var protocol = transport.Protocol switch
+        {
+            TransportProtocol.Udp => SipTransportProtocol.Udp,
+            TransportProtocol.Tcp => SipTransportProtocol.Tcp,
+            TransportProtocol.Tls => SipTransportProtocol.Tls,
+            _ => (SipTransportProtocol?)null,
+        };
+        if (protocol == null)
+        {
+            LogTransportSkipped(_logger, transport.Id, transport.Protocol.ToString());
+            return null;
+        }
+        var bind = transport.Bind ?? new System.Net.IPEndPoint(System.Net.IPAddress.Any, protocol == SipTransportProtocol.Tls ? 5061 : 5060);
+        var options = new SipTransportOptions(protocol.Value, bind);
+        return protocol != SipTransportProtocol.Tls ? options : options with
+        {
+            Tls = new SipTlsOptions
+            {
+                CertificateFile = NullIfEmpty(transport.CertFile),
+                PrivateKeyFile = NullIfEmpty(transport.PrivKeyFile),
+                PrivateKeyPassword = NullIfEmpty(transport.Password),
+                CaListFile = NullIfEmpty(transport.CaListFile),
+                VerifyClient = transport.VerifyClient,
+                VerifyServer = transport.VerifyServer,
+                RequireClientCertificate = transport.RequireClientCert,
+            },
+        };
+    }
+
+    private static string? NullIfEmpty(string value) => value.Length == 0 ? null : value;
+
+    // Configuration objects changed (a database write or a reload): a fresh snapshot, built once per burst.
+    private sealed class DirectoryObserver(PjSharpServer server) : IObjectObserver
+    {
+        public void Created(ObjectChange change) => Schedule();
+
+        public void Updated(ObjectChange change) => Schedule();
+
+        public void Deleted(ObjectChange change) => Schedule();
+
+        public void Reloaded(ObjectType type) => Schedule();
+
+        private void Schedule()
+        {
+            if (Interlocked.Exchange(ref server._directoryRebuildPending, 1) != 0)
+                return;
+            _ = Task.Run(async () =>
+            {
+                try
+                {
+                    await server.RebuildDirectoryAsync(CancellationToken.None).ConfigureAwait(false);
+                }
+                catch (Exception error) when (error is not OutOfMemoryException)
+                {
+                    LogDirectoryFailed(server._logger, error);
+                }
+            });
+        }
+    }
+
+    [LoggerMessage(EventId = 4001, Level = LogLevel.Information, Message = "PjSharp server started on {Transports} transports")]
+    private static partial void LogStarted(ILogger logger, int transports);
+
+    [LoggerMessage(EventId = 4002, Level = LogLevel.Information, Message = "PjSharp server stopped")]
+    private static partial void LogStopped(ILogger logger);
+
+    [LoggerMessage(EventId = 4003, Level = LogLevel.Information, Message = "Reloaded {Source}: applied={Applied}, {Changes} changes, {Diagnostics} diagnostics")]
+    private static partial void LogReloaded(ILogger logger, string source, bool applied, int changes, int diagnostics);
+
+    [LoggerMessage(EventId = 4004, Level = LogLevel.Warning, Message = "Transport '{Transport}': protocol {Protocol} is not served by pjsip; skipped")]
+    private static partial void LogTransportSkipped(ILogger logger, string transport, string protocol);
+
+    [LoggerMessage(EventId = 4005, Level = LogLevel.Error, Message = "Rebuilding the security directory after a configuration change failed; the previous one stays")]
+    private static partial void LogDirectoryFailed(ILogger logger, Exception exception);
+}
+
+/// <summary>
+/// A part of the server that starts after interception and stops before pjsip (the registrar,
+/// later sessions); registered in dependency injection, started in registration order.
+/// </summary>
+public interface IPjSharpComponent
+{
+    Task StartAsync(PjSharpServer server, CancellationToken cancellationToken);
+
+    /// <summary>Stop taking new work and let queued work finish within <paramref name="drainTimeout"/>.</summary>
+    Task StopAsync(PjSharpServer server, TimeSpan drainTimeout, CancellationToken cancellationToken);
+}

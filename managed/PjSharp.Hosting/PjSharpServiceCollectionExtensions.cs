@@ -1,0 +1,55 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
+using PjSharp.Interception;
+
+namespace PjSharp.Hosting;
+
+public static class PjSharpServiceCollectionExtensions
+{
+    /// <summary>
+    /// Adds a PjSharp server as a hosted service: options from the <c>PjSharp</c> configuration
+    /// section (then <paramref name="configure"/>), validated when the host starts.
+    /// </summary>
+    public static PjSharpBuilder AddPjSharp(this IServiceCollection services, Action<PjSharpOptions>? configure = null)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        services.AddOptions<PjSharpOptions>()
+            .BindConfiguration(PjSharpOptions.SectionName)
+            .ValidateOnStart();
+        if (configure != null)
+            services.Configure(configure);
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<PjSharpOptions>, PjSharpOptionsValidator>());
+        services.AddMetrics();
+        services.TryAddSingleton<PjSharpServer>();
+        services.AddHostedService(provider => provider.GetRequiredService<PjSharpServer>());
+        return new PjSharpBuilder(services);
+    }
+}
+
+/// <summary>Adds interception stages and server components to <c>AddPjSharp</c>.</summary>
+public sealed class PjSharpBuilder(IServiceCollection services)
+{
+    public IServiceCollection Services { get; } = services;
+
+    /// <summary>A user interception stage; it runs at its <see cref="InterceptionStage.Order"/>.</summary>
+    public PjSharpBuilder AddStage<TStage>() where TStage : InterceptionStage
+    {
+        Services.AddSingleton<InterceptionStage, TStage>();
+        return this;
+    }
+
+    public PjSharpBuilder AddStage(InterceptionStage stage)
+    {
+        Services.AddSingleton(stage);
+        return this;
+    }
+
+    /// <summary>A component started with the server, after interception.</summary>
+    public PjSharpBuilder AddComponent<TComponent>() where TComponent : class, IPjSharpComponent
+    {
+        Services.AddSingleton<IPjSharpComponent, TComponent>();
+        return this;
+    }
+}
