@@ -48,6 +48,25 @@ public sealed class PjSharpOptions
 
     /// <summary>Digest authentication and flood protection.</summary>
     public PjSharpSecurityOptions Security { get; set; } = new();
+
+    /// <summary>The SIP trace (switchable at run time through <see cref="PjSharpServer.Trace"/>).</summary>
+    public PjSharpTraceOptions Trace { get; set; } = new();
+}
+
+/// <summary>What the SIP trace records at start.</summary>
+public sealed class PjSharpTraceOptions
+{
+    /// <summary>Log every message in and out (category <c>PjSharp.SipTrace</c>).</summary>
+    public bool Enabled { get; set; }
+
+    /// <summary>Also write traced messages to this pcap file (sngrep, tshark, Wireshark open it).</summary>
+    public string? PcapFile { get; set; }
+
+    /// <summary>Only messages to or from these networks, e.g. <c>192.0.2.0/24</c>.</summary>
+    public List<string> Addresses { get; } = [];
+
+    /// <summary>Only messages of these endpoints.</summary>
+    public List<string> Endpoints { get; } = [];
 }
 
 /// <summary>Security settings that are not part of pjsip.conf.</summary>

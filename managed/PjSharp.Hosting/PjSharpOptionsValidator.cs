@@ -49,6 +49,11 @@ internal sealed class PjSharpOptionsValidator : IValidateOptions<PjSharpOptions>
             problems.Add($"{section}:Security:FloodWindow: must be positive.");
         if (security.BlockTime < TimeSpan.Zero)
             problems.Add($"{section}:Security:BlockTime: must not be negative.");
+        for (var i = 0; i < options.Trace.Addresses.Count; i++)
+        {
+            if (!System.Net.IPNetwork.TryParse(options.Trace.Addresses[i], out _))
+                problems.Add($"{section}:Trace:Addresses:{i}: '{options.Trace.Addresses[i]}' is not a network such as 192.0.2.0/24.");
+        }
         return problems.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(problems);
     }
 }

@@ -6,6 +6,7 @@ using PjSharp.DataAccess;
 using PjSharp.DataAccess.Sqlite;
 using PjSharp.Interception;
 using PjSharp.Interception.Stages;
+using PjSharp.Interception.Trace;
 using PjSharp.Services;
 using PjSharp.Transports;
 
@@ -59,6 +60,9 @@ public sealed partial class PjSharpServer : IHostedService, IAsyncDisposable
 
     public SecurityEvents SecurityEvents { get; private set; } = null!;
 
+    /// <summary>The SIP trace: switch it, filter it, point it at a pcap file while the server runs.</summary>
+    public SipTrace Trace { get; private set; } = null!;
+
     public IReadOnlyList<SipTransportInfo> Transports => Endpoint?.Transports ?? [];
 
     public async Task StartAsync(CancellationToken cancellationToken)
@@ -75,6 +79,14 @@ public sealed partial class PjSharpServer : IHostedService, IAsyncDisposable
         foreach (var transport in await TransportsAsync(cancellationToken).ConfigureAwait(false))
             endpointOptions.Transports.Add(transport);
         Endpoint = SipEndpoint.Create(endpointOptions, _loggerFactory);
+
+        Trace = new SipTrace(_loggerFactory.CreateLogger("PjSharp.SipTrace"));
+        Trace.SetAddressFilter(_options.Trace.Addresses.Select(System.Net.IPNetwork.Parse));
+        Trace.SetEndpointFilter(_options.Trace.Endpoints);
+        if (_options.Trace.PcapFile is { } pcap)
+            await Trace.SetPcapFileAsync(pcap).ConfigureAwait(false);
+        Trace.Enabled = _options.Trace.Enabled || _options.Trace.PcapFile != null;
+        Register(Trace);
 
         SecurityEvents = new SecurityEvents(_loggerFactory.CreateLogger("PjSharp.Security"), _meter, TimeProvider.System);
         Interception = new InterceptionPipeline(Endpoint, directory);
@@ -159,6 +171,8 @@ public sealed partial class PjSharpServer : IHostedService, IAsyncDisposable
         _services.Clear();
         if (Endpoint != null)
             await Endpoint.DisposeAsync().ConfigureAwait(false);
+        if (Trace != null)
+            await Trace.DisposeAsync().ConfigureAwait(false);
         if (Store != null)
             await Store.DisposeAsync().ConfigureAwait(false);
         _meter.Dispose();

@@ -67,9 +67,12 @@ internal static class ServeCommand
             DefaultValueFactory = _ => 10,
         };
 
+        var trace = new Option<bool>("--trace") { Description = "Log every SIP message in and out." };
+        var pcap = new Option<string?>("--pcap") { Description = "Write every SIP message in and out to this pcap file (sngrep, tshark, Wireshark)." };
+
         var command = new Command("serve", "Run the PjSharp SIP server: a registrar with digest authentication, configured from a pjsip.conf.")
         {
-            transports, config, database, workers, tlsCert, tlsKey, tlsCa, tlsVerifyClient, logLevel, nativeLogLevel, poolCache, drain,
+            transports, config, database, workers, tlsCert, tlsKey, tlsCa, tlsVerifyClient, logLevel, nativeLogLevel, poolCache, drain, trace, pcap,
         };
         command.SetAction(async (parse, cancellation) =>
         {
@@ -96,6 +99,8 @@ internal static class ServeCommand
                 options.TlsPrivateKeyFile = parse.GetValue(tlsKey);
                 options.TlsCaListFile = parse.GetValue(tlsCa);
                 options.TlsVerifyClient = parse.GetValue(tlsVerifyClient);
+                options.Trace.Enabled = parse.GetValue(trace);
+                options.Trace.PcapFile = parse.GetValue(pcap);
             });
 
             using var host = builder.Build();

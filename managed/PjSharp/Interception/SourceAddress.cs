@@ -49,11 +49,14 @@ public readonly struct SourceAddress : IEquatable<SourceAddress>
         return FromBytes(bytes[..written]);
     }
 
-    internal static unsafe SourceAddress FromPacket(pjsip_rx_data* rdata)
+    internal static unsafe SourceAddress FromPacket(pjsip_rx_data* rdata) =>
+        FromSocketAddress(&rdata->pkt_info.src_addr, rdata->pkt_info.src_addr_len);
+
+    internal static unsafe SourceAddress FromSocketAddress(pj_sockaddr* address, int length)
     {
-        var raw = (byte*)&rdata->pkt_info.src_addr;
+        var raw = (byte*)address;
         // pj_sockaddr_in keeps the address at byte 4, pj_sockaddr_in6 at byte 8.
-        return rdata->pkt_info.src_addr_len >= 28
+        return length >= 28
             ? FromBytes(new ReadOnlySpan<byte>(raw + 8, 16))
             : FromBytes(new ReadOnlySpan<byte>(raw + 4, 4));
     }

@@ -109,6 +109,15 @@ internal static unsafe class MessageReader
             : null;
     }
 
+    /// <summary>A transport's local address and port.</summary>
+    public static (PjSharp.Interception.SourceAddress Address, int Port) LocalAddress(pjsip_transport* transport)
+    {
+        if (transport == null)
+            return (default, 0);
+        var address = PjSharp.Interception.SourceAddress.FromSocketAddress(&transport->local_addr, transport->addr_len);
+        return (address, transport->local_name.port);
+    }
+
     public static string TransportName(pjsip_rx_data* rdata) =>
         rdata->tp_info.transport == null ? "" : Marshalling.Utf8(rdata->tp_info.transport->type_name);
 }

@@ -125,6 +125,14 @@ public readonly unsafe ref struct SipRequest
     /// <summary>pjsip's transport name: UDP, TCP, TLS, UDP6, ...</summary>
     public string Transport => MessageReader.TransportName(_rdata);
 
+    /// <summary>The packet's source address, without allocating.</summary>
+    public PjSharp.Interception.SourceAddress SourceAddress => PjSharp.Interception.SourceAddress.FromPacket(_rdata);
+
+    public int SourcePort => _rdata->pkt_info.src_port;
+
+    /// <summary>The local address and port the request arrived on.</summary>
+    public (PjSharp.Interception.SourceAddress Address, int Port) LocalAddress => MessageReader.LocalAddress(_rdata->tp_info.transport);
+
     /// <summary>Whether this request is inside a dialog (its To carries a tag).</summary>
     public bool IsInDialog => _rdata->msg_info.to != null && _rdata->msg_info.to->tag.slen > 0;
 

@@ -26,4 +26,20 @@ public readonly unsafe ref struct SipResponse
     public string? GetHeader(string name) => MessageReader.PrintHeaderValue(MessageReader.FindHeader(Message, name));
 
     public ReadOnlySpan<byte> Body => MessageReader.Body(Message);
+
+    public ReadOnlySpan<byte> FromUser => _rdata->msg_info.from == null ? default : MessageReader.UriUser(_rdata->msg_info.from->uri);
+
+    public ReadOnlySpan<byte> ToUser => _rdata->msg_info.to == null ? default : MessageReader.UriUser(_rdata->msg_info.to->uri);
+
+    /// <summary>The raw bytes of the whole message as received.</summary>
+    public ReadOnlySpan<byte> RawMessage => _rdata->msg_info.msg_buf == null ? default
+        : new ReadOnlySpan<byte>(_rdata->msg_info.msg_buf, _rdata->msg_info.len);
+
+    public PjSharp.Interception.SourceAddress SourceAddress => PjSharp.Interception.SourceAddress.FromPacket(_rdata);
+
+    public int SourcePort => _rdata->pkt_info.src_port;
+
+    public (PjSharp.Interception.SourceAddress Address, int Port) LocalAddress => MessageReader.LocalAddress(_rdata->tp_info.transport);
+
+    public string Transport => MessageReader.TransportName(_rdata);
 }

@@ -29,7 +29,8 @@ internal sealed unsafe class ServiceRegistration : IDisposable
         InstallDispatch();
         var registration = new ServiceRegistration(endpoint, service);
         registration._self = GCHandle.Alloc(registration);
-        var flags = PjSharpNative.ModuleRxRequest | (service.HandlesResponses ? PjSharpNative.ModuleRxResponse : 0);
+        var flags = PjSharpNative.ModuleRxRequest | (service.HandlesResponses ? PjSharpNative.ModuleRxResponse : 0)
+            | (service.HandlesOutgoing ? PjSharpNative.ModuleTxRequest | PjSharpNative.ModuleTxResponse : 0);
         var name = PjStr.NulTerminated(service.Name);
         fixed (byte* namePointer = name)
             registration.Module = PjSharpNative.pjsharp_module_create(namePointer, service.Priority, (void*)GCHandle.ToIntPtr(registration._self), flags);
@@ -65,9 +66,11 @@ internal sealed unsafe class ServiceRegistration : IDisposable
         if (Interlocked.Exchange(ref s_dispatchInstalled, 1) != 0)
             return;
         PjSharpNative.ModuleDispatch dispatch = default;
-        // Services take requests and responses only; no module asks for the other callbacks, so they stay null.
+        // No service asks for transaction states yet, so that callback stays null.
         dispatch.OnRxRequest = &OnRxRequest;
         dispatch.OnRxResponse = &OnRxResponse;
+        dispatch.OnTxRequest = &OnTx;
+        dispatch.OnTxResponse = &OnTx;
         PjSharpNative.pjsharp_module_set_dispatch(&dispatch);
     }
 
@@ -104,5 +107,22 @@ internal sealed unsafe class ServiceRegistration : IDisposable
             registration.Endpoint.Logs.ServiceFailed(exception, registration.Service.Name);
             return 1;
         }
+    }
+
+    [UnmanagedCallersOnly(CallConvs = [typeof(CallConvCdecl)])]
+    private static int OnTx(void* context, pjsip_tx_data* tdata)
+    {
+        var registration = (ServiceRegistration)GCHandle.FromIntPtr((nint)context).Target!;
+        try
+        {
+            registration.Service.OnSending(new SipOutgoingMessage(tdata));
+        }
+#pragma warning disable CA1031 // The firewall: nothing may unwind into pjsip; the message still goes out.
+        catch (Exception exception)
+#pragma warning restore CA1031
+        {
+            registration.Endpoint.Logs.ServiceFailed(exception, registration.Service.Name);
+        }
+        return ThrowHelper.Success;
     }
 }

@@ -50,6 +50,17 @@ public abstract class SipService
     /// <summary>An incoming response outside any transaction this service owns; true when handled.</summary>
     public virtual bool OnResponse(SipResponse response) => false;
 
+    /// <summary>
+    /// A message about to be sent. pjsip calls this from the highest priority number down, so a
+    /// service below the transport layer (priority under 8) sees the printed bytes.
+    /// </summary>
+    public virtual void OnSending(SipOutgoingMessage message)
+    {
+    }
+
     /// <summary>Which callbacks pjsip should call: services that only look at requests cost nothing on responses.</summary>
     protected internal virtual bool HandlesResponses => false;
+
+    /// <summary>Whether <see cref="OnSending"/> is called.</summary>
+    protected internal virtual bool HandlesOutgoing => false;
 }

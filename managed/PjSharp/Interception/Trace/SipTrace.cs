@@ -1,0 +1,163 @@
+using System.Net;
+using System.Text;
+using Microsoft.Extensions.Logging;
+using PjSharp.Services;
+
+namespace PjSharp.Interception.Trace;
+
+/// <summary>
+/// The SIP trace: every message in and out, as it is on the wire, to an <see cref="ILogger"/>
+/// (category <c>PjSharp.SipTrace</c>) and, optionally, to a pcap file. It sits just below
+/// pjsip's transport layer, so it sees requests interception later drops, and outgoing messages
+/// after pjsip printed them. Off until <see cref="Enabled"/> is set; filters by remote address
+/// and by endpoint (the From or To user) can change at run time.
+/// </summary>
+public sealed partial class SipTrace : SipService, IAsyncDisposable
+{
+    private readonly ILogger _logger;
+    private readonly TimeProvider _time;
+    private volatile bool _enabled;
+    private volatile IPNetwork[] _addresses = [];
+    private volatile HashSet<string> _endpoints = new(StringComparer.Ordinal);
+    private PcapWriter? _pcap;
+
+    public SipTrace(ILogger logger, TimeProvider? time = null)
+        : base("pjsharp-trace", SipServicePriority.TransportLayer - 1)
+    {
+        ArgumentNullException.ThrowIfNull(logger);
+        _logger = logger;
+        _time = time ?? TimeProvider.System;
+    }
+
+    /// <summary>Switches the trace on and off while the server runs.</summary>
+    public bool Enabled
+    {
+        get => _enabled;
+        set => _enabled = value;
+    }
+
+    /// <summary>Only messages to or from these networks (none: all).</summary>
+    public void SetAddressFilter(IEnumerable<IPNetwork> networks) => _addresses = [.. networks];
+
+    /// <summary>Only messages whose From or To user names one of these endpoints (none: all).</summary>
+    public void SetEndpointFilter(IEnumerable<string> endpoints) => _endpoints = new HashSet<string>(endpoints, StringComparer.Ordinal);
+
+    /// <summary>Also writes traced messages to a pcap file (replacing any earlier one); null stops it.</summary>
+    public async Task SetPcapFileAsync(string? path)
+    {
+        var previous = Interlocked.Exchange(ref _pcap, path == null ? null : new PcapWriter(path));
+        if (previous != null)
+            await previous.DisposeAsync().ConfigureAwait(false);
+    }
+
+    public PcapWriter? Pcap => _pcap;
+
+    protected internal override bool HandlesResponses => true;
+
+    protected internal override bool HandlesOutgoing => true;
+
+    public override bool OnRequest(SipRequest request)
+    {
+        if (_enabled)
+        {
+            var (local, localPort) = request.LocalAddress;
+            Trace(received: true, request.SourceAddress, request.SourcePort, local, localPort, request.Transport,
+                request.RawMessage, request.FromUser, request.ToUser);
+        }
+        return false;
+    }
+
+    public override bool OnResponse(SipResponse response)
+    {
+        if (_enabled)
+        {
+            var (local, localPort) = response.LocalAddress;
+            Trace(received: true, response.SourceAddress, response.SourcePort, local, localPort, response.Transport,
+                response.RawMessage, response.FromUser, response.ToUser);
+        }
+        return false;
+    }
+
+    public override void OnSending(SipOutgoingMessage message)
+    {
+        if (!_enabled)
+            return;
+        var (local, localPort) = message.Local;
+        Trace(received: false, message.DestinationAddress, message.DestinationPort, local, localPort, message.Transport,
+            message.Bytes, message.FromUser, message.ToUser);
+    }
+
+    private void Trace(bool received, SourceAddress remote, int remotePort, SourceAddress local, int localPort, string transport,
+        ReadOnlySpan<byte> bytes, ReadOnlySpan<byte> fromUser, ReadOnlySpan<byte> toUser)
+    {
+        var addresses = _addresses;
+        if (addresses.Length > 0 && !Array.Exists(addresses, remote.IsIn))
+            return;
+        var endpoints = _endpoints;
+        if (endpoints.Count > 0 && !Names(endpoints, fromUser) && !Names(endpoints, toUser))
+            return;
+        if (_pcap is { } pcap)
+        {
+            if (received)
+                pcap.TryWrite(remote, remotePort, local, localPort, bytes, _time.GetUtcNow());
+            else
+                pcap.TryWrite(local, localPort, remote, remotePort, bytes, _time.GetUtcNow());
+        }
+        if (_logger.IsEnabled(LogLevel.Information))
+        {
+            var peer = remote.IsIPv4Mapped
+                ? string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{remote}:{remotePort}")
+                : string.Create(System.Globalization.CultureInfo.InvariantCulture, $"[{remote}]:{remotePort}");
+            if (received)
+                LogReceived(_logger, bytes.Length, transport, peer, Printable(bytes));
+            else
+                LogSent(_logger, bytes.Length, transport, peer, Printable(bytes));
+        }
+    }
+
+    private static bool Names(HashSet<string> endpoints, ReadOnlySpan<byte> user)
+    {
+        if (user.IsEmpty || user.Length > 256)
+            return false;
+        Span<char> name = stackalloc char[256];
+        return Encoding.UTF8.TryGetChars(user, name, out var length)
+            && endpoints.GetAlternateLookup<ReadOnlySpan<char>>().Contains(name[..length]);
+    }
+
+    /// <summary>The message with its line breaks, every other control character and invalid byte escaped.</summary>
+    internal static string Printable(ReadOnlySpan<byte> bytes)
+    {
+        var text = new StringBuilder(bytes.Length + 16);
+        var position = 0;
+        while (position < bytes.Length)
+        {
+            var status = System.Text.Rune.DecodeFromUtf8(bytes[position..], out var rune, out var consumed);
+            if (status != System.Buffers.OperationStatus.Done)
+            {
+                text.Append(System.Globalization.CultureInfo.InvariantCulture, $"\\x{bytes[position]:X2}");
+                position++;
+                continue;
+            }
+            if (rune.Value == '\n')
+                text.Append('\n');
+            else if (rune.Value == '\r' && position + 1 < bytes.Length && bytes[position + 1] == (byte)'\n')
+            {
+                // CRLF becomes a plain line break.
+            }
+            else if (System.Text.Rune.IsControl(rune) || rune.Value == '\\')
+                text.Append(rune.Value == '\\' ? "\\\\" : string.Create(System.Globalization.CultureInfo.InvariantCulture, $"\\x{rune.Value:X2}"));
+            else
+                text.Append(rune.ToString());
+            position += consumed;
+        }
+        return text.ToString();
+    }
+
+    public async ValueTask DisposeAsync() => await SetPcapFileAsync(null).ConfigureAwait(false);
+
+    [LoggerMessage(EventId = 5001, Level = LogLevel.Information, Message = "<--- Received {Length} bytes over {Transport} from {Peer}:\n{Message}")]
+    private static partial void LogReceived(ILogger logger, int length, string transport, string peer, string message);
+
+    [LoggerMessage(EventId = 5002, Level = LogLevel.Information, Message = "---> Sent {Length} bytes over {Transport} to {Peer}:\n{Message}")]
+    private static partial void LogSent(ILogger logger, int length, string transport, string peer, string message);
+}
