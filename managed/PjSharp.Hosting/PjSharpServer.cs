@@ -5,6 +5,7 @@ using Microsoft.Extensions.Options;
 using PjSharp.DataAccess;
 using PjSharp.DataAccess.Sqlite;
 using PjSharp.Interception;
+using PjSharp.Interception.Security;
 using PjSharp.Interception.Stages;
 using PjSharp.Interception.Trace;
 using PjSharp.Services;
@@ -118,10 +119,36 @@ public sealed partial class PjSharpServer : IHostedService, IAsyncDisposable
         _services.Add(service);
     }
 
+    /// <summary>Per-source limits on failed authentications and unknown users.</summary>
+    public FloodProtection FloodProtection { get; private set; } = null!;
+
     private IEnumerable<InterceptionStage> BuiltInStages()
     {
+        var security = _options.Security;
+        FloodProtection = new FloodProtection(new FloodProtectionOptions
+        {
+            MaxFailedAuthentications = security.MaxFailedAuthentications,
+            MaxUnidentifiedRequests = security.MaxUnidentifiedRequests,
+            Window = security.FloodWindow,
+            BlockTime = security.BlockTime,
+            AnswerBlocked = security.AnswerBlocked,
+        });
+        var authentication = new AuthenticationOptions();
+        foreach (var name in security.DigestAlgorithms)
+        {
+            authentication.Algorithms.Add(name.ToUpperInvariant() switch
+            {
+                "SHA-512-256" => DigestAlgorithm.Sha512_256,
+                "SHA-256" => DigestAlgorithm.Sha256,
+                _ => DigestAlgorithm.Md5,
+            });
+        }
+        foreach (var method in security.UnauthenticatedMethods)
+            authentication.UnauthenticatedMethods.Add(method);
         yield return new AclStage(SecurityEvents);
-        yield return new IdentifyStage(SecurityEvents);
+        yield return new FloodStage(FloodProtection, SecurityEvents);
+        yield return new IdentifyStage(SecurityEvents, FloodProtection);
+        yield return new AuthenticationStage(SecurityEvents, FloodProtection, authentication);
     }
 
     /// <summary>Re-reads the configuration file (SIGHUP); registrations stay as they are.</summary>
@@ -175,6 +202,7 @@ public sealed partial class PjSharpServer : IHostedService, IAsyncDisposable
             await Trace.DisposeAsync().ConfigureAwait(false);
         if (Store != null)
             await Store.DisposeAsync().ConfigureAwait(false);
+        SecurityEvents?.Dispose();
         _meter.Dispose();
         _reload.Dispose();
     }

@@ -39,35 +39,86 @@ internal static unsafe class NativeLog
         return lines;
     }
 
+    // What pjsip says about packets it could not use: the sender's mistake (or an attack), not the
+    // server's, so it goes to debug, where a flood of bad packets cannot fill the log.
+    private static readonly byte[][] WireProblems =
+    [
+        .. new[]
+        {
+            "packet from", "Error processing", "syntax error", "Dropping", "-- end of packet", "Unable to parse",
+            "Invalid message", "Error parsing", "Bad request", "Message too long",
+        }.Select(Encoding.ASCII.GetBytes),
+    ];
+
+    internal static LogLevel LevelOf(int pjLevel, ReadOnlySpan<byte> text)
+    {
+        var level = pjLevel switch
+        {
+            <= 1 => LogLevel.Error,
+            2 => LogLevel.Warning,
+            3 => LogLevel.Information,
+            4 => LogLevel.Debug,
+            _ => LogLevel.Trace,
+        };
+        if (level <= LogLevel.Debug)
+            return level;
+        foreach (var marker in WireProblems)
+        {
+            if (text.IndexOf(marker) >= 0)
+                return LogLevel.Debug;
+        }
+        return level;
+    }
+
     [UnmanagedCallersOnly(CallConvs = [typeof(CallConvCdecl)])]
     private static void OnLog(int level, byte* data, int length)
     {
         try
         {
-            var text = Encoding.UTF8.GetString(data, length).TrimEnd('\r', '\n');
             if (t_capture is { } capture)
             {
-                capture.Add(text);
+                capture.Add(Encoding.UTF8.GetString(data, length).TrimEnd('\r', '\n'));
                 return;
             }
             var logger = s_logger;
             if (logger == null)
                 return;
-            var logLevel = level switch
-            {
-                <= 1 => LogLevel.Error,
-                2 => LogLevel.Warning,
-                3 => LogLevel.Information,
-                4 => LogLevel.Debug,
-                _ => LogLevel.Trace,
-            };
+            var raw = new ReadOnlySpan<byte>(data, length).TrimEnd("\r\n"u8);
+            var logLevel = LevelOf(level, raw);
             if (logger.IsEnabled(logLevel))
-                logger.NativeLine(logLevel, text);
+                logger.NativeLine(logLevel, Escape(raw));
         }
 #pragma warning disable CA1031 // Logging must never unwind into pjlib.
         catch (Exception)
 #pragma warning restore CA1031
         {
         }
+    }
+
+    /// <summary>pjlib's line as text; packet dumps inside it carry client bytes, so control characters and invalid UTF-8 are escaped.</summary>
+    internal static string Escape(ReadOnlySpan<byte> raw)
+    {
+        var text = new StringBuilder(raw.Length);
+        var position = 0;
+        while (position < raw.Length)
+        {
+            var status = Rune.DecodeFromUtf8(raw[position..], out var rune, out var consumed);
+            if (status != System.Buffers.OperationStatus.Done)
+            {
+                text.Append(System.Globalization.CultureInfo.InvariantCulture, $"\\x{raw[position]:X2}");
+                position++;
+                continue;
+            }
+            if (rune.Value == '\n')
+                text.Append("\\n");
+            else if (rune.Value == '\r')
+                text.Append("\\r");
+            else if (Rune.IsControl(rune))
+                text.Append(System.Globalization.CultureInfo.InvariantCulture, $"\\x{rune.Value:X2}");
+            else
+                text.Append(rune.ToString());
+            position += consumed;
+        }
+        return text.ToString();
     }
 }

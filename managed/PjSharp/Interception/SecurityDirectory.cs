@@ -1,5 +1,6 @@
 using System.Net;
 using PjSharp.DataAccess;
+using PjSharp.Interception.Security;
 
 namespace PjSharp.Interception;
 
@@ -9,8 +10,11 @@ namespace PjSharp.Interception;
 /// </summary>
 public sealed class EndpointIdentity
 {
-    internal EndpointIdentity(int index, Endpoint endpoint, IReadOnlyList<Auth> auths, IReadOnlyList<Aor> aors, AclRule[] acl, bool isArtificial)
+    internal EndpointIdentity(int index, Endpoint endpoint, IReadOnlyList<Auth> auths, IReadOnlyList<Aor> aors, AclRule[] acl, bool isArtificial,
+        StoredCredential[] credentials, string realm)
     {
+        Credentials = credentials;
+        Realm = realm;
         Index = index;
         Endpoint = endpoint;
         Auths = auths;
@@ -32,12 +36,32 @@ public sealed class EndpointIdentity
     internal AclRule[] Acl { get; }
 
     /// <summary>
-    /// The stand-in for requests no endpoint claims: challenged like any other, with a secret
-    /// nobody knows, so an unknown user cannot be told from a wrong password.
+    /// The stand-in for requests no endpoint claims: challenged like any other and never
+    /// authenticated, so an unknown user cannot be told from a wrong password.
     /// </summary>
     public bool IsArtificial { get; }
 
     internal int Index { get; }
+
+    /// <summary>The digest secrets of <see cref="Auths"/>, hashed at load.</summary>
+    internal StoredCredential[] Credentials { get; }
+
+    /// <summary>The realm challenges for this endpoint carry.</summary>
+    public string Realm { get; }
+
+    /// <summary>Whether requests must authenticate: the endpoint has auths, or is the artificial one.</summary>
+    public bool RequiresAuthentication => IsArtificial || Credentials.Length > 0;
+
+    /// <summary>The credential whose username is <paramref name="username"/> (unquoted), or null.</summary>
+    internal StoredCredential? FindCredential(ReadOnlySpan<byte> username)
+    {
+        foreach (var credential in Credentials)
+        {
+            if (credential.Username.SequenceEqual(username))
+                return credential;
+        }
+        return null;
+    }
 
     public override string ToString() => Id;
 }
@@ -136,9 +160,27 @@ public sealed class SecurityDirectory
         var aorById = aors.ToDictionary(a => a.Id, StringComparer.Ordinal);
         var aclById = acls.ToDictionary(a => a.Id, StringComparer.Ordinal);
 
+        var settings = global ?? new GlobalSettings("global");
+        var credentials = new Dictionary<string, StoredCredential>(StringComparer.Ordinal);
+        var problems = new List<string>();
+        foreach (var auth in authById.Values)
+        {
+            try
+            {
+                credentials[auth.Id] = StoredCredential.FromAuth(auth, settings.DefaultRealm);
+            }
+            catch (ArgumentException error)
+            {
+                problems.Add($"auth '{auth.Id}': {error.Message.Split(" (Parameter", 2)[0]}");
+            }
+        }
+        if (problems.Count > 0)
+            throw new ConfigurationException(string.Join(Environment.NewLine, problems));
+
+        // Unknown users meet this one: same realm and algorithms as the default, a secret nobody has.
         var byIndex = new List<EndpointIdentity>
         {
-            new(0, new Endpoint("anonymous-unidentified"), [UnknowableSecret()], [], [], isArtificial: true),
+            new(0, new Endpoint("anonymous-unidentified"), [], [], [], isArtificial: true, [], settings.DefaultRealm),
         };
         var byId = new Dictionary<string, EndpointIdentity>(StringComparer.Ordinal);
         foreach (var endpoint in endpoints)
@@ -146,10 +188,12 @@ public sealed class SecurityDirectory
             var acl = endpoint.AclRules.AsSpan().ToArray()
                 .Concat(endpoint.Acl.SelectMany(name => aclById.TryGetValue(name, out var named) ? named.Rules.AsSpan().ToArray() : []))
                 .ToArray();
+            var endpointCredentials = endpoint.Auth.Where(credentials.ContainsKey).Select(id => credentials[id]).ToArray();
             var identity = new EndpointIdentity(byIndex.Count, endpoint,
                 endpoint.Auth.Where(authById.ContainsKey).Select(id => authById[id]).ToArray(),
                 endpoint.Aors.Where(aorById.ContainsKey).Select(id => aorById[id]).ToArray(),
-                acl, isArtificial: false);
+                acl, isArtificial: false, endpointCredentials,
+                endpointCredentials.Length > 0 ? endpointCredentials[0].RealmText : settings.DefaultRealm);
             byIndex.Add(identity);
             byId[endpoint.Id] = identity;
         }
@@ -164,14 +208,8 @@ public sealed class SecurityDirectory
         // The most specific network wins, whatever the file order.
         addressRules.Sort((a, b) => b.Item1.PrefixLength.CompareTo(a.Item1.PrefixLength));
         var globalAcl = aclById.Values.OrderBy(a => a.Id, StringComparer.Ordinal).SelectMany(a => a.Rules.AsSpan().ToArray()).ToArray();
-        return new SecurityDirectory(byId, [.. byIndex], [.. addressRules], globalAcl, global ?? new GlobalSettings("global"), aorById);
+        return new SecurityDirectory(byId, [.. byIndex], [.. addressRules], globalAcl, settings, aorById);
     }
-
-    private static Auth UnknowableSecret() => new("anonymous-unidentified")
-    {
-        Username = "",
-        Password = Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32)),
-    };
 
     private static List<IdentifyMethod> ParseOrder(ValueList<string> order)
     {

@@ -1,5 +1,6 @@
 using System.Diagnostics.Metrics;
 using Microsoft.Extensions.Logging;
+using PjSharp.Interception.Security;
 
 namespace PjSharp.Interception;
 
@@ -20,11 +21,13 @@ public enum SecurityEventKind
 /// counter), logged with stable event ids. What a client sends is escaped before it reaches a
 /// log line, and lines about one source are limited per minute, so an attack cannot fill the disk.
 /// </summary>
-public sealed partial class SecurityEvents
+public sealed partial class SecurityEvents : IDisposable
 {
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
     private readonly Counter<long>? _counter;
+    private readonly LogLimiter _limiter = new();
+    private readonly ITimer _summaries;
     private readonly long[] _counts = new long[Enum.GetValues<SecurityEventKind>().Length];
     private static readonly KeyValuePair<string, object?>[] Tags =
         [.. Enum.GetValues<SecurityEventKind>().Select(k => new KeyValuePair<string, object?>("event", ToTag(k)))];
@@ -35,63 +38,82 @@ public sealed partial class SecurityEvents
         _logger = logger;
         _time = time ?? TimeProvider.System;
         _counter = meter?.CreateCounter<long>("pjsharp.security.events", description: "Security events by kind");
+        // Sources that went quiet still get their summary of suppressed lines.
+        _summaries = _time.CreateTimer(_ => _limiter.ReportSummaries(_logger, _time.GetUtcNow().ToUnixTimeMilliseconds()),
+            null, TimeSpan.FromMinutes(1), TimeSpan.FromMinutes(1));
     }
+
+    public void Dispose() => _summaries.Dispose();
 
     /// <summary>How many events of <paramref name="kind"/> happened.</summary>
     public long Count(SecurityEventKind kind) => Volatile.Read(ref _counts[(int)kind]);
 
-    private bool Record(SecurityEventKind kind, SourceAddress source)
+    private void Record(SecurityEventKind kind)
     {
         Interlocked.Increment(ref _counts[(int)kind]);
         _counter?.Add(1, Tags[(int)kind]);
-        return ShouldLog(source);
     }
 
     public void InvalidEndpoint(SourceAddress source, ReadOnlySpan<byte> user)
     {
-        if (Record(SecurityEventKind.InvalidEndpoint, source) && _logger.IsEnabled(LogLevel.Warning))
+        Record(SecurityEventKind.InvalidEndpoint);
+        if (_logger.IsEnabled(LogLevel.Warning) && ShouldLog(source))
             LogInvalidEndpoint(_logger, source.ToString(), Escape(user));
     }
 
     public void AclRejected(SourceAddress source, string? endpoint)
     {
-        if (Record(SecurityEventKind.AclRejected, source) && _logger.IsEnabled(LogLevel.Warning))
+        Record(SecurityEventKind.AclRejected);
+        if (_logger.IsEnabled(LogLevel.Warning) && ShouldLog(source))
             LogAclRejected(_logger, source.ToString(), endpoint ?? "(global)");
     }
 
     public void ChallengeSent(SourceAddress source, string endpoint)
     {
-        if (Record(SecurityEventKind.ChallengeSent, source) && _logger.IsEnabled(LogLevel.Debug))
+        Record(SecurityEventKind.ChallengeSent);
+        if (_logger.IsEnabled(LogLevel.Debug) && ShouldLog(source))
             LogChallengeSent(_logger, source.ToString(), endpoint);
     }
 
     public void AuthenticationFailed(SourceAddress source, string endpoint, string reason)
     {
-        if (Record(SecurityEventKind.AuthenticationFailed, source) && _logger.IsEnabled(LogLevel.Warning))
+        Record(SecurityEventKind.AuthenticationFailed);
+        if (_logger.IsEnabled(LogLevel.Warning) && ShouldLog(source))
             LogAuthenticationFailed(_logger, source.ToString(), endpoint, reason);
     }
 
     public void AuthenticationSucceeded(SourceAddress source, string endpoint)
     {
-        if (Record(SecurityEventKind.AuthenticationSucceeded, source) && _logger.IsEnabled(LogLevel.Debug))
+        Record(SecurityEventKind.AuthenticationSucceeded);
+        if (_logger.IsEnabled(LogLevel.Debug) && ShouldLog(source))
             LogAuthenticationSucceeded(_logger, source.ToString(), endpoint);
     }
 
     public void RequestNotSupported(SourceAddress source, ReadOnlySpan<byte> method)
     {
-        if (Record(SecurityEventKind.RequestNotSupported, source) && _logger.IsEnabled(LogLevel.Information))
+        Record(SecurityEventKind.RequestNotSupported);
+        if (_logger.IsEnabled(LogLevel.Information) && ShouldLog(source))
             LogRequestNotSupported(_logger, source.ToString(), Escape(method));
     }
 
     public void SourceBlocked(SourceAddress source)
     {
-        if (Record(SecurityEventKind.SourceBlocked, source) && _logger.IsEnabled(LogLevel.Warning))
+        Record(SecurityEventKind.SourceBlocked);
+        if (_logger.IsEnabled(LogLevel.Warning) && ShouldLog(source))
             LogSourceBlocked(_logger, source.ToString());
     }
 
-    private bool ShouldLog(SourceAddress source) => _counts.Length > 0 && source != default;
+    private bool ShouldLog(SourceAddress source)
+    {
+        var key = AddressKey.From(source);
+        if (!_limiter.TryLog(key, _time.GetUtcNow().ToUnixTimeMilliseconds(), out var suppressed))
+            return false;
+        if (suppressed > 0)
+            _logger.LogLinesSuppressed(suppressed, source.ToString());
+        return true;
+    }
 
-    private static string Escape(ReadOnlySpan<byte> wire) => System.Text.Encoding.UTF8.GetString(wire);
+    private static string Escape(ReadOnlySpan<byte> wire) => LogText.Escape(wire, 128);
 
     private static string ToTag(SecurityEventKind kind) => kind switch
     {
@@ -104,24 +126,24 @@ public sealed partial class SecurityEvents
         _ => "source_blocked",
     };
 
-    [LoggerMessage(EventId = 3001, Level = LogLevel.Warning, Message = "Request from {Source} for unknown user '{User}' met the artificial endpoint")]
+    [LoggerMessage(EventId = 6001, Level = LogLevel.Warning, Message = "Request from {Source} for unknown user '{User}' met the artificial endpoint")]
     private static partial void LogInvalidEndpoint(ILogger logger, string source, string user);
 
-    [LoggerMessage(EventId = 3002, Level = LogLevel.Warning, Message = "Request from {Source} rejected by the ACL of {Endpoint}")]
+    [LoggerMessage(EventId = 6002, Level = LogLevel.Warning, Message = "Request from {Source} rejected by the ACL of {Endpoint}")]
     private static partial void LogAclRejected(ILogger logger, string source, string endpoint);
 
-    [LoggerMessage(EventId = 3003, Level = LogLevel.Debug, Message = "Challenge sent to {Source} for {Endpoint}")]
+    [LoggerMessage(EventId = 6003, Level = LogLevel.Debug, Message = "Challenge sent to {Source} for {Endpoint}")]
     private static partial void LogChallengeSent(ILogger logger, string source, string endpoint);
 
-    [LoggerMessage(EventId = 3004, Level = LogLevel.Warning, Message = "Authentication from {Source} failed for {Endpoint}: {Reason}")]
+    [LoggerMessage(EventId = 6004, Level = LogLevel.Warning, Message = "Authentication from {Source} failed for {Endpoint}: {Reason}")]
     private static partial void LogAuthenticationFailed(ILogger logger, string source, string endpoint, string reason);
 
-    [LoggerMessage(EventId = 3005, Level = LogLevel.Debug, Message = "Authentication from {Source} succeeded for {Endpoint}")]
+    [LoggerMessage(EventId = 6005, Level = LogLevel.Debug, Message = "Authentication from {Source} succeeded for {Endpoint}")]
     private static partial void LogAuthenticationSucceeded(ILogger logger, string source, string endpoint);
 
-    [LoggerMessage(EventId = 3006, Level = LogLevel.Information, Message = "Request {Method} from {Source} is not supported")]
+    [LoggerMessage(EventId = 6006, Level = LogLevel.Information, Message = "Request {Method} from {Source} is not supported")]
     private static partial void LogRequestNotSupported(ILogger logger, string source, string method);
 
-    [LoggerMessage(EventId = 3007, Level = LogLevel.Warning, Message = "Source {Source} is blocked for flooding")]
+    [LoggerMessage(EventId = 6007, Level = LogLevel.Warning, Message = "Source {Source} is blocked for flooding")]
     private static partial void LogSourceBlocked(ILogger logger, string source);
 }

@@ -91,6 +91,9 @@ public readonly unsafe ref struct SipRequest
     /// <summary>The top Via's branch parameter.</summary>
     public string ViaBranch => _rdata->msg_info.via == null ? "" : PjStr.ToManagedString(_rdata->msg_info.via->branch_param);
 
+    /// <summary>The top Via's branch parameter, as sent.</summary>
+    public ReadOnlySpan<byte> ViaBranchBytes => _rdata->msg_info.via == null ? default : PjStr.AsSpan(_rdata->msg_info.via->branch_param);
+
     /// <summary>The top Via's sent-by host and port.</summary>
     public string ViaSentBy => _rdata->msg_info.via == null ? ""
         : $"{PjStr.ToManagedString(_rdata->msg_info.via->sent_by.host)}:{_rdata->msg_info.via->sent_by.port}";
@@ -213,6 +216,37 @@ public sealed unsafe class SipRequestClone : IDisposable
         {
             PjThread.EnsureRegistered();
             return reader(new SipRequest(_endpoint, (pjsip_rx_data*)_handle.DangerousGetHandle(), null));
+        }
+        finally
+        {
+            _handle.DangerousRelease();
+        }
+    }
+
+    /// <summary>
+    /// Answers without a transaction, from any thread: the answer a servant sends when its work is
+    /// done. Headers are added in order (a name may repeat, e.g. Contact).
+    /// </summary>
+    public void RespondStateless(int statusCode, IReadOnlyList<KeyValuePair<string, string>>? headers = null)
+    {
+        var added = false;
+        _handle.DangerousAddRef(ref added);
+        try
+        {
+            PjThread.EnsureRegistered();
+            var rdata = (pjsip_rx_data*)_handle.DangerousGetHandle();
+            var tdata = StatelessResponse.Create(_endpoint, rdata, statusCode);
+            try
+            {
+                foreach (var (name, value) in headers ?? [])
+                    StatelessResponse.AddHeader(tdata, Encoding.UTF8.GetBytes(name), Encoding.UTF8.GetBytes(value));
+            }
+            catch
+            {
+                _ = PjsipSipTransport.pjsip_tx_data_dec_ref(tdata);
+                throw;
+            }
+            StatelessResponse.Send(_endpoint, rdata, tdata);
         }
         finally
         {

@@ -80,7 +80,8 @@ internal sealed class DigestVerifier
     /// <param name="realm">The realm this server challenged with (UTF-8).</param>
     /// <param name="stored">The credential of the user named in the request; null when there is none.</param>
     /// <param name="nowMs">Now, in Unix milliseconds (the clock the nonces were issued by).</param>
-    public DigestVerification Verify(scoped in DigestCredentials credentials, ReadOnlySpan<byte> method, ReadOnlySpan<byte> realm, StoredCredential? stored, long nowMs)
+    /// <param name="retransmission">Identifies the request, so that a retransmission is not taken for a replay (see <see cref="NonceCountTracker.TryUse"/>); 0 when unknown.</param>
+    public DigestVerification Verify(scoped in DigestCredentials credentials, ReadOnlySpan<byte> method, ReadOnlySpan<byte> realm, StoredCredential? stored, long nowMs, ulong retransmission = 0)
     {
         if (credentials.UserHash
             || !DigestAlgorithms.TryParse(credentials.Algorithm, out var algorithm) || !Accepts(algorithm)
@@ -120,7 +121,7 @@ internal sealed class DigestVerifier
             return DigestVerification.Failed;
         if (nonceStatus == NonceStatus.Stale)
             return DigestVerification.Stale;
-        return _nonceCounts.TryUse(nonce, issuedAtMs, credentials.NonceCount, credentials.HasQop)
+        return _nonceCounts.TryUse(nonce, issuedAtMs, credentials.NonceCount, credentials.HasQop, retransmission)
             ? DigestVerification.Authenticated
             : DigestVerification.Replayed;
     }

@@ -63,7 +63,12 @@ internal sealed class NonceCountTracker
     /// <param name="issuedAtMs">When the nonce was issued, from <see cref="NonceService.Verify(ReadOnlySpan{byte}, ReadOnlySpan{byte}, long, int, out long)"/>.</param>
     /// <param name="nonceCount">The <c>nc</c> value (with qop; at least 1).</param>
     /// <param name="hasQop">Whether the request used qop; without it the nonce is single-use.</param>
-    public bool TryUse(ReadOnlySpan<byte> nonce, long issuedAtMs, uint nonceCount, bool hasQop)
+    /// <param name="retransmission">
+    /// Identifies the request itself (Call-ID, CSeq, Via branch; never 0 when given): the same
+    /// request sent again over UDP repeats its nonce count, and is accepted again rather than taken
+    /// for a replay. Whatever it asks was already done once, so the answer repeats too.
+    /// </param>
+    public bool TryUse(ReadOnlySpan<byte> nonce, long issuedAtMs, uint nonceCount, bool hasQop, ulong retransmission = 0)
     {
         if (hasQop && nonceCount == 0)
             return false;
@@ -76,7 +81,15 @@ internal sealed class NonceCountTracker
             {
                 ref var entry = ref entries[i];
                 if (entry.Key == key)
-                    return hasQop && entry.Advance(nonceCount);
+                {
+                    if (retransmission != 0 && entry.LastRequest == retransmission && entry.LastCount == nonceCount)
+                        return true;
+                    if (!hasQop || !entry.Advance(nonceCount))
+                        return false;
+                    entry.LastRequest = retransmission;
+                    entry.LastCount = nonceCount;
+                    return true;
+                }
             }
 
             if (issuedAtMs <= _evictedUpTo[bucket])
@@ -99,6 +112,8 @@ internal sealed class NonceCountTracker
             slot = hasQop
                 ? new Entry(key, issuedAtMs, nonceCount, 1)
                 : new Entry(key, issuedAtMs, uint.MaxValue, ulong.MaxValue);
+            slot.LastRequest = retransmission;
+            slot.LastCount = nonceCount;
             return true;
         }
     }
@@ -123,6 +138,10 @@ internal sealed class NonceCountTracker
         // The highest count accepted, and which of it and the 63 below it were (bit n: highest - n).
         private uint _highest = highest;
         private ulong _seen = seen;
+
+        // The last request accepted, so its retransmission is recognised.
+        public ulong LastRequest;
+        public uint LastCount;
 
         public bool Advance(uint count)
         {

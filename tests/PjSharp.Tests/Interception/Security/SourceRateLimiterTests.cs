@@ -6,8 +6,8 @@ namespace PjSharp.Tests.Interception.Security;
 
 public class SourceRateLimiterTests
 {
-    private static readonly SourceAddress Attacker = SourceAddress.From(IPAddress.Parse("10.0.0.1"));
-    private static readonly SourceAddress Neighbour = SourceAddress.From(IPAddress.Parse("10.0.0.2"));
+    private static readonly AddressKey Attacker = AddressKey.From(IPAddress.Parse("10.0.0.1"));
+    private static readonly AddressKey Neighbour = AddressKey.From(IPAddress.Parse("10.0.0.2"));
 
     private static SourceRateLimiter Limiter(int capacity = 1024) =>
         new(maxEvents: 5, window: TimeSpan.FromSeconds(10), blockFor: TimeSpan.FromMinutes(1), capacity: capacity);
@@ -50,7 +50,7 @@ public class SourceRateLimiterTests
     public void Ipv4_and_its_mapped_ipv6_form_are_one_source()
     {
         var limiter = Limiter();
-        var mapped = SourceAddress.From(IPAddress.Parse("::ffff:10.0.0.1"));
+        var mapped = AddressKey.From(IPAddress.Parse("::ffff:10.0.0.1"));
         Assert.That(mapped, Is.EqualTo(Attacker));
         for (var i = 0; i < 5; i++)
             limiter.Record(i % 2 == 0 ? Attacker : mapped, i);
@@ -62,19 +62,19 @@ public class SourceRateLimiterTests
     {
         var limiter = Limiter();
         for (var i = 0; i < 5; i++)
-            Assert.That(limiter.Record(SourceAddress.From(IPAddress.Parse($"2001:db8:1:2::{i + 1:x}")), i), Is.False);
-        Assert.That(limiter.Record(SourceAddress.From(IPAddress.Parse("2001:db8:1:2:ffff:ffff:ffff:ffff")), 5), Is.True, "another address in the same /64");
-        Assert.That(limiter.Record(SourceAddress.From(IPAddress.Parse("2001:db8:1:3::1")), 5), Is.False, "the next /64 is someone else");
+            Assert.That(limiter.Record(AddressKey.From(IPAddress.Parse($"2001:db8:1:2::{i + 1:x}")), i), Is.False);
+        Assert.That(limiter.Record(AddressKey.From(IPAddress.Parse("2001:db8:1:2:ffff:ffff:ffff:ffff")), 5), Is.True, "another address in the same /64");
+        Assert.That(limiter.Record(AddressKey.From(IPAddress.Parse("2001:db8:1:3::1")), 5), Is.False, "the next /64 is someone else");
     }
 
     [Test]
     public void Addresses_from_bytes_match_addresses_from_IPAddress()
     {
-        Assert.That(SourceAddress.From([10, 0, 0, 1]), Is.EqualTo(Attacker));
-        Assert.That(SourceAddress.From(IPAddress.IPv6Loopback.GetAddressBytes()), Is.EqualTo(SourceAddress.From(IPAddress.IPv6Loopback)));
+        Assert.That(AddressKey.From([10, 0, 0, 1]), Is.EqualTo(Attacker));
+        Assert.That(AddressKey.From(IPAddress.IPv6Loopback.GetAddressBytes()), Is.EqualTo(AddressKey.From(IPAddress.IPv6Loopback)));
         Assert.That(Attacker.ToString(), Is.EqualTo("10.0.0.1"));
-        Assert.That(SourceAddress.From(IPAddress.Parse("2001:db8:1:2::7")).WithIPv6Prefix(64).ToString(), Is.EqualTo("2001:db8:1:2::/64"));
-        Assert.Throws<ArgumentException>(() => SourceAddress.From([1, 2, 3]));
+        Assert.That(AddressKey.From(IPAddress.Parse("2001:db8:1:2::7")).WithIPv6Prefix(64).ToString(), Is.EqualTo("2001:db8:1:2::/64"));
+        Assert.Throws<ArgumentException>(() => AddressKey.From([1, 2, 3]));
     }
 
     [Test]
@@ -91,7 +91,7 @@ public class SourceRateLimiterTests
             address[1] = (byte)(i >> 16);
             address[2] = (byte)(i >> 8);
             address[3] = (byte)i;
-            limiter.Record(SourceAddress.From(address), 20);
+            limiter.Record(AddressKey.From(address), 20);
         }
         Assert.That(limiter.IsBlocked(Attacker, 30), Is.True);
     }
@@ -112,7 +112,7 @@ public class SourceRateLimiterTests
             {
                 // A distinct /64 each time, all within one window, so every source is live.
                 System.Buffers.Binary.BinaryPrimitives.WriteInt32BigEndian(address[4..], i);
-                limiter.Record(SourceAddress.From(address), i / 1000);
+                limiter.Record(AddressKey.From(address), i / 1000);
             }
         });
         Assert.That(limiter.CountActive(1000), Is.EqualTo(limiter.Capacity), "the table is full, and no larger");

@@ -9,7 +9,7 @@ namespace PjSharp.Interception.Security;
 /// tables on it without allocating. Optionally an IPv6 prefix: a host holds a whole /64, so
 /// counting per address would let it rotate through 2^64 of them.
 /// </summary>
-internal readonly struct SourceAddress : IEquatable<SourceAddress>
+internal readonly struct AddressKey : IEquatable<AddressKey>
 {
     private const ulong MappedPrefix = 0x0000_FFFF_0000_0000;
 
@@ -17,7 +17,7 @@ internal readonly struct SourceAddress : IEquatable<SourceAddress>
     private readonly ulong _low;
     private readonly byte _prefixLength;
 
-    private SourceAddress(ulong high, ulong low, byte prefixLength)
+    private AddressKey(ulong high, ulong low, byte prefixLength)
     {
         _high = high;
         _low = low;
@@ -27,16 +27,22 @@ internal readonly struct SourceAddress : IEquatable<SourceAddress>
     public bool IsIPv4 => _high == 0 && (_low & 0xFFFF_FFFF_0000_0000) == MappedPrefix;
 
     /// <summary>From 4 (IPv4) or 16 (IPv6) network-order bytes.</summary>
-    public static SourceAddress From(ReadOnlySpan<byte> address)
+    public static AddressKey From(ReadOnlySpan<byte> address)
     {
         if (address.Length == 4)
-            return new SourceAddress(0, MappedPrefix | BinaryPrimitives.ReadUInt32BigEndian(address), 128);
+            return new AddressKey(0, MappedPrefix | BinaryPrimitives.ReadUInt32BigEndian(address), 128);
         if (address.Length == 16)
-            return new SourceAddress(BinaryPrimitives.ReadUInt64BigEndian(address), BinaryPrimitives.ReadUInt64BigEndian(address[8..]), 128);
+            return new AddressKey(BinaryPrimitives.ReadUInt64BigEndian(address), BinaryPrimitives.ReadUInt64BigEndian(address[8..]), 128);
         throw new ArgumentException("An IP address is 4 or 16 bytes long.", nameof(address));
     }
 
-    public static SourceAddress From(IPAddress address)
+    public static AddressKey From(SourceAddress source)
+    {
+        Span<byte> bytes = stackalloc byte[16];
+        return From(bytes[..source.WriteBytes(bytes)]);
+    }
+
+    public static AddressKey From(IPAddress address)
     {
         ArgumentNullException.ThrowIfNull(address);
         Span<byte> bytes = stackalloc byte[16];
@@ -46,7 +52,7 @@ internal readonly struct SourceAddress : IEquatable<SourceAddress>
     }
 
     /// <summary>This IPv6 address cut to its first <paramref name="prefixLength"/> bits; IPv4 addresses stay whole.</summary>
-    public SourceAddress WithIPv6Prefix(int prefixLength)
+    public AddressKey WithIPv6Prefix(int prefixLength)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(prefixLength);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(prefixLength, 128);
@@ -54,7 +60,7 @@ internal readonly struct SourceAddress : IEquatable<SourceAddress>
             return this;
         var highMask = prefixLength >= 64 ? ulong.MaxValue : prefixLength == 0 ? 0 : ulong.MaxValue << (64 - prefixLength);
         var lowMask = prefixLength <= 64 ? 0 : ulong.MaxValue << (128 - prefixLength);
-        return new SourceAddress(_high & highMask, _low & lowMask, (byte)prefixLength);
+        return new AddressKey(_high & highMask, _low & lowMask, (byte)prefixLength);
     }
 
     public IPAddress ToIPAddress()
@@ -75,13 +81,13 @@ internal readonly struct SourceAddress : IEquatable<SourceAddress>
     /// <summary>A hash keyed by <paramref name="seed"/>, so that table positions cannot be predicted.</summary>
     internal int Hash(ulong seed) => HashCode.Combine(seed, _high, _low, _prefixLength);
 
-    public bool Equals(SourceAddress other) => _high == other._high && _low == other._low && _prefixLength == other._prefixLength;
+    public bool Equals(AddressKey other) => _high == other._high && _low == other._low && _prefixLength == other._prefixLength;
 
-    public override bool Equals(object? obj) => obj is SourceAddress other && Equals(other);
+    public override bool Equals(object? obj) => obj is AddressKey other && Equals(other);
 
     public override int GetHashCode() => HashCode.Combine(_high, _low, _prefixLength);
 
-    public static bool operator ==(SourceAddress left, SourceAddress right) => left.Equals(right);
+    public static bool operator ==(AddressKey left, AddressKey right) => left.Equals(right);
 
-    public static bool operator !=(SourceAddress left, SourceAddress right) => !left.Equals(right);
+    public static bool operator !=(AddressKey left, AddressKey right) => !left.Equals(right);
 }

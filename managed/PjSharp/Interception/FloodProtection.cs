@@ -1,0 +1,57 @@
+using PjSharp.Interception.Security;
+
+namespace PjSharp.Interception;
+
+/// <summary>Limits for <see cref="FloodProtection"/>.</summary>
+public sealed class FloodProtectionOptions
+{
+    /// <summary>Failed authentications from one address within <see cref="Window"/> before it is blocked.</summary>
+    public int MaxFailedAuthentications { get; set; } = 20;
+
+    /// <summary>Requests for unknown users from one address within <see cref="Window"/> before it is blocked.</summary>
+    public int MaxUnidentifiedRequests { get; set; } = 50;
+
+    public TimeSpan Window { get; set; } = TimeSpan.FromSeconds(10);
+
+    public TimeSpan BlockTime { get; set; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>Answer a blocked address with 403 instead of silence.</summary>
+    public bool AnswerBlocked { get; set; }
+}
+
+/// <summary>
+/// Per-source rate limits for what attackers do: guessing passwords and probing user names.
+/// Over its limit an address (an IPv6 /64) is blocked for a while: its requests are dropped (or
+/// answered 403) before identification, so other users keep registering. Fixed memory.
+/// </summary>
+public sealed class FloodProtection
+{
+    private readonly SourceRateLimiter _failures;
+    private readonly SourceRateLimiter _unidentified;
+    private readonly TimeProvider _time;
+
+    public FloodProtection(FloodProtectionOptions? options = null, TimeProvider? time = null)
+    {
+        Options = options ?? new FloodProtectionOptions();
+        _time = time ?? TimeProvider.System;
+        _failures = new SourceRateLimiter(Options.MaxFailedAuthentications, Options.Window, Options.BlockTime);
+        _unidentified = new SourceRateLimiter(Options.MaxUnidentifiedRequests, Options.Window, Options.BlockTime);
+    }
+
+    public FloodProtectionOptions Options { get; }
+
+    private long Now => _time.GetUtcNow().ToUnixTimeMilliseconds();
+
+    public bool IsBlocked(SourceAddress source)
+    {
+        var key = AddressKey.From(source);
+        var now = Now;
+        return _failures.IsBlocked(key, now) || _unidentified.IsBlocked(key, now);
+    }
+
+    /// <summary>Counts a failed authentication; true when the address is now blocked.</summary>
+    public bool RecordFailedAuthentication(SourceAddress source) => _failures.Record(AddressKey.From(source), Now);
+
+    /// <summary>Counts a request no endpoint claimed; true when the address is now blocked.</summary>
+    public bool RecordUnidentified(SourceAddress source) => _unidentified.Record(AddressKey.From(source), Now);
+}

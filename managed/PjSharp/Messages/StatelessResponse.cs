@@ -1,0 +1,54 @@
+using PjSharp.Interop;
+
+namespace PjSharp.Messages;
+
+/// <summary>
+/// Builds and sends a response without a transaction: the fast answer for challenges and for a
+/// registrar, which answers a retransmission again rather than keeping a transaction for 32 s.
+/// Header names and values are copied into the response's own pool, so callers can pass stack
+/// memory and the path allocates nothing managed.
+/// </summary>
+internal static unsafe class StatelessResponse
+{
+    public static pjsip_tx_data* Create(SipEndpoint endpoint, pjsip_rx_data* rdata, int statusCode)
+    {
+        pjsip_tx_data* tdata;
+        ThrowHelper.ThrowIfFailed(PjsipSipUtil.pjsip_endpt_create_response(endpoint.Native, rdata, statusCode, null, &tdata),
+            "pjsip_endpt_create_response");
+        return tdata;
+    }
+
+    /// <summary>Appends <c>name: value</c> to the response's headers.</summary>
+    public static void AddHeader(pjsip_tx_data* tdata, ReadOnlySpan<byte> name, ReadOnlySpan<byte> value)
+    {
+        fixed (byte* namePointer = name)
+        fixed (byte* valuePointer = value)
+        {
+            var pjName = PjStr.FromPointer(namePointer, name.Length);
+            var pjValue = PjStr.FromPointer(valuePointer, value.Length);
+            var header = PjsipSipMsg.pjsip_generic_string_hdr_create(tdata->pool, &pjName, &pjValue);
+            if (header == null)
+                throw new PjSipException("pjsip_generic_string_hdr_create failed: out of memory.");
+            Append(&tdata->msg->hdr, (pjsip_hdr*)header);
+        }
+    }
+
+    /// <summary>Sends to where RFC 3261 §18.2.2 says responses go; releases the response either way.</summary>
+    public static void Send(SipEndpoint endpoint, pjsip_rx_data* rdata, pjsip_tx_data* tdata)
+    {
+        var status = PjsipSipUtil.pjsip_endpt_send_response2(endpoint.Native, rdata, tdata, null, null);
+        if (status != ThrowHelper.Success)
+        {
+            _ = PjsipSipTransport.pjsip_tx_data_dec_ref(tdata);
+            ThrowHelper.Throw(status, "pjsip_endpt_send_response2");
+        }
+    }
+
+    private static void Append(pjsip_hdr* list, pjsip_hdr* header)
+    {
+        header->prev = list->prev;
+        header->next = list;
+        list->prev->next = header;
+        list->prev = header;
+    }
+}
