@@ -4,7 +4,6 @@ using System.Runtime.InteropServices;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
-using Microsoft.Extensions.Hosting.Internal;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using PjSharp.DataAccess;
@@ -83,7 +82,6 @@ internal static class ServeCommand
             builder.Logging.SetMinimumLevel(parse.GetValue(logLevel));
             builder.Logging.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss.fff "; });
             builder.Services.Configure<ConsoleLifetimeOptions>(o => o.SuppressStatusMessages = true);
-            builder.Services.AddSingleton<IHostLifetime, ConsoleLifetime>();
             var drainTime = TimeSpan.FromSeconds(Math.Max(0, parse.GetValue(drain)));
             builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = drainTime + TimeSpan.FromSeconds(10));
             builder.Services.AddPjSharp(options =>
@@ -127,6 +125,11 @@ internal static class ServeCommand
             }
 
             var server = host.Services.GetRequiredService<PjSharpServer>();
+            var lifetime = host.Services.GetRequiredService<IHostApplicationLifetime>();
+            // Handled here rather than by the command line library, which would end the process
+            // after its own grace period while registrations are still being written.
+            using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, context => { context.Cancel = true; lifetime.StopApplication(); });
+            using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, context => { context.Cancel = true; lifetime.StopApplication(); });
             using var hangup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, context =>
             {
                 context.Cancel = true;
