@@ -88,14 +88,23 @@ public sealed class ContactWriter : IAsyncDisposable
     /// <summary>
     /// Queues <paramref name="writes"/> (applied in order, all in one batch) and completes when their batch is
     /// committed, or fails with the commit's error. <paramref name="cancellationToken"/> cancels only the wait for room
-    /// in the queue: once queued, the writes are made. Throws <see cref="ObjectDisposedException"/> after disposal.
+    /// in the queue: once queued, the writes are made. Throws <see cref="ReadOnlyBackendException"/> (or
+    /// <see cref="InvalidOperationException"/> for an unmapped type) at once for writes the store cannot make, and
+    /// <see cref="ObjectDisposedException"/> after disposal.
     /// </summary>
     public Task WriteAsync(IReadOnlyList<ObjectWrite> writes, CancellationToken cancellationToken = default)
     {
         ObjectWrites.Validate(writes);
         if (writes.Count == 0)
             return Task.CompletedTask;
-        var request = new Request(writes);
+        // A write the store can never make fails here, alone, rather than failing the batch it would join.
+        foreach (var write in writes)
+        {
+            if (_store.GetChain(write.Type).WriterFor(write.Type) is null)
+                throw new ReadOnlyBackendException($"no writable backend for {write.Type.Name}: cannot write {write.Type.Name} '{write.Id}'");
+        }
+        // A copy: the caller may reuse its list once this returns.
+        var request = new Request([.. writes]);
         if (_queue.Writer.TryWrite(request))
             return request.Task;
         return QueueSlowAsync(request, cancellationToken);

@@ -118,7 +118,8 @@ public static class BindingPlanner
             expiredByUri.TryAdd(ContactUri.Normalize(gone.Contact.Uri), gone.Contact);
 
         var added = new List<Contact>();
-        var updated = new Dictionary<string, Contact>(StringComparer.Ordinal); // by id
+        var updated = new List<Contact>();
+        var updatedById = new Dictionary<string, Contact>(StringComparer.Ordinal);
         var stale = new List<Contact>();
         var named = new HashSet<string>(StringComparer.Ordinal); // ids the request touched
         var removedIds = new HashSet<string>(StringComparer.Ordinal);
@@ -140,7 +141,9 @@ public static class BindingPlanner
                 }
                 else
                 {
-                    updated[existing.Id] = Bind(existing, aor, entry, expiry, request, path, nowSeconds);
+                    var refreshed = Bind(existing, aor, entry, expiry, request, path, nowSeconds);
+                    updated.Add(refreshed);
+                    updatedById.Add(existing.Id, refreshed);
                 }
                 continue;
             }
@@ -203,13 +206,13 @@ public static class BindingPlanner
         foreach (var contact in live)
         {
             if (!removedIds.Contains(contact.Id))
-                bindings.Add(Listed(updated.GetValueOrDefault(contact.Id, contact), now));
+                bindings.Add(Listed(updatedById.GetValueOrDefault(contact.Id, contact), now));
         }
         foreach (var contact in added)
             bindings.Add(Listed(contact, now));
 
         uint? responseExpires = request.Expires is { } header ? header == 0 ? 0 : Math.Min(header, maximum) : null;
-        return RegisterDecision.Accept(new BindingPlan(added, updated.Values.ToList(), removed, stale, skipped, bindings, path, responseExpires));
+        return RegisterDecision.Accept(new BindingPlan(added, updated, removed, stale, skipped, bindings, path, responseExpires));
     }
 
     // RFC 3261 §10.3 step 7: the same Call-ID with a CSeq that is not higher means an older request.

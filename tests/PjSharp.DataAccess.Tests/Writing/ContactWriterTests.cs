@@ -140,6 +140,25 @@ public sealed class ContactWriterTests
     }
 
     [Test]
+    public async Task A_write_the_store_cannot_make_fails_at_once_without_joining_a_batch()
+    {
+        using var dir = new TempDirectory();
+        await using var store = new ObjectStoreBuilder()
+            .AddBackend("file", PjsipConfBackend.Load(dir.Write("pjsip.conf", "")))
+            .AddBackend("memory", new MemoryBackend())
+            .Map(Endpoint.Type, "file")
+            .Map(Contact.Type, "memory")
+            .Build();
+        await using var writer = new ContactWriter(store);
+        Assert.Throws<ReadOnlyBackendException>(() => writer.WriteAsync([ObjectWrite.Upsert(ContactOf("alice", 1)), ObjectWrite.Upsert(new Endpoint("x"))]));
+        Assert.Throws<InvalidOperationException>(() => writer.WriteAsync([ObjectWrite.Upsert(new Aor("unmapped"))]));
+        Assert.Throws<ArgumentException>(() => writer.WriteAsync([default]));
+        await writer.UpsertAsync(ContactOf("alice", 2));
+        Assert.That((await store.FindByPrefixAsync<Contact>(Contact.IdPrefix("alice"))).Select(c => c.Id), Is.EqualTo(new[] { ContactOf("alice", 2).Id }));
+        Assert.That(writer.BatchesFailed, Is.Zero);
+    }
+
+    [Test]
     public async Task Dispose_commits_what_is_queued_and_refuses_later_writes()
     {
         var gated = new GatedBackend(new MemoryBackend());
