@@ -155,6 +155,33 @@ public sealed class ObjectStore : IAsyncDisposable
         return deleted;
     }
 
+    /// <summary>
+    /// Applies <paramref name="writes"/> in order, each in the first writable backend of its type, then tells observers
+    /// (a delete's observers receive <see cref="ObjectWrite.Value"/>, which may be null). Writes that go to the same
+    /// backend in a row form one batch of that backend: one transaction for SQLite and PostgreSQL, so they are made
+    /// all or none and are durable when this returns. Returns what each write did (see <see cref="IObjectBackend.WriteBatchAsync"/>).
+    /// </summary>
+    public async ValueTask<IReadOnlyList<ChangeKind?>> WriteBatchAsync(IReadOnlyList<ObjectWrite> writes, CancellationToken cancellationToken = default)
+    {
+        ObjectWrites.Validate(writes);
+        var mappings = new Mapping[writes.Count];
+        var writers = new IObjectBackend[writes.Count];
+        for (var i = 0; i < writes.Count; i++)
+        {
+            var write = writes[i];
+            mappings[i] = MappingOf(write.Type);
+            writers[i] = mappings[i].Chain.WriterFor(write.Type) ?? throw new ReadOnlyBackendException(
+                $"no writable backend for {write.Type.Name}: cannot {(write.Kind == ObjectWriteKind.Upsert ? "write" : "delete")} {write.Type.Name} '{write.Id}' in {mappings[i].Chain.Name}");
+        }
+        var results = await BackendChain.WriteRunsAsync(writes, writers, cancellationToken).ConfigureAwait(false);
+        for (var i = 0; i < writes.Count; i++)
+        {
+            if (results[i] is { } kind)
+                Notify(mappings[i], new ObjectChange(writes[i].Type, writes[i].Id, kind, writes[i].Value, ChangeOrigin.Local));
+        }
+        return results;
+    }
+
     /// <summary>Adds an observer of <typeparamref name="T"/>; dispose the result to remove it.</summary>
     public IDisposable AddObserver<T>(IObjectObserver observer) where T : SipObject, ISipObject<T> => AddObserver(T.Type, observer);
 

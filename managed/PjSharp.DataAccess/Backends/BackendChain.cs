@@ -175,6 +175,45 @@ public sealed class BackendChain : IObjectBackend
         return Writer(type, "delete", id).DeleteAsync(type, id, cancellationToken);
     }
 
+    /// <summary>
+    /// Sends each write to the first writable backend of its type; consecutive writes for the same backend go as one
+    /// batch, so a batch whose types share a backend is applied as that backend's batch (one transaction in SQL).
+    /// Every write's backend is found before anything is written: a type with no writable backend fails the whole call.
+    /// </summary>
+    public async ValueTask<IReadOnlyList<ChangeKind?>> WriteBatchAsync(IReadOnlyList<ObjectWrite> writes, CancellationToken cancellationToken = default)
+    {
+        ObjectWrites.Validate(writes);
+        var writers = new IObjectBackend[writes.Count];
+        for (var i = 0; i < writes.Count; i++)
+            writers[i] = Writer(writes[i].Type, writes[i].Kind == ObjectWriteKind.Upsert ? "write" : "delete", writes[i].Id);
+        return await WriteRunsAsync(writes, writers, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Applies consecutive writes that share a backend as one batch of that backend.</summary>
+    internal static async ValueTask<IReadOnlyList<ChangeKind?>> WriteRunsAsync(IReadOnlyList<ObjectWrite> writes, IObjectBackend[] writers, CancellationToken cancellationToken)
+    {
+        if (writes.Count == 0)
+            return [];
+        if (Array.TrueForAll(writers, w => ReferenceEquals(w, writers[0])))
+            return await writers[0].WriteBatchAsync(writes, cancellationToken).ConfigureAwait(false);
+        var results = new ChangeKind?[writes.Count];
+        var start = 0;
+        while (start < writes.Count)
+        {
+            var end = start + 1;
+            while (end < writes.Count && ReferenceEquals(writers[end], writers[start]))
+                end++;
+            var run = new ObjectWrite[end - start];
+            for (var i = start; i < end; i++)
+                run[i - start] = writes[i];
+            var done = await writers[start].WriteBatchAsync(run, cancellationToken).ConfigureAwait(false);
+            for (var i = 0; i < done.Count; i++)
+                results[start + i] = done[i];
+            start = end;
+        }
+        return results;
+    }
+
     /// <summary>Stops listening to the members; the members themselves belong to whoever made them.</summary>
     public ValueTask DisposeAsync()
     {

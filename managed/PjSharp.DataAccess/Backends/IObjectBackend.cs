@@ -41,6 +41,16 @@ public interface IObjectBackend : IAsyncDisposable
     ValueTask<bool> DeleteAsync(ObjectType type, string id, CancellationToken cancellationToken = default);
 
     /// <summary>
+    /// Applies <paramref name="writes"/> in order and returns what each did: <see cref="ChangeKind.Created"/> or
+    /// <see cref="ChangeKind.Updated"/> for an upsert, <see cref="ChangeKind.Deleted"/> or null (nothing to delete) for a delete.
+    /// Transactional backends (SQLite, PostgreSQL) apply the batch in one transaction: all or nothing, durable when this
+    /// returns, one commit (one fsync) for the whole batch. The default applies the writes one by one and stops at the
+    /// first failure, leaving the earlier ones made.
+    /// </summary>
+    ValueTask<IReadOnlyList<ChangeKind?>> WriteBatchAsync(IReadOnlyList<ObjectWrite> writes, CancellationToken cancellationToken = default) =>
+        ObjectWrites.ApplySequentiallyAsync(this, writes, cancellationToken);
+
+    /// <summary>
     /// Raised for changes this process did not make through this backend: a reloaded file, another node's write.
     /// Handlers run on the backend's thread and must be quick.
     /// </summary>

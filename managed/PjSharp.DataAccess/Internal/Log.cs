@@ -37,4 +37,7 @@ internal static partial class Log
 
     [LoggerMessage(3024, LogLevel.Error, "{Backend}: stored {Type} '{Id}' does not load: {Message}")]
     public static partial void StoredObjectInvalid(ILogger logger, string backend, string type, string id, string message);
+
+    [LoggerMessage(3030, LogLevel.Error, "Contact writer: commit of {Writes} writes from {Requests} requests failed; every request of the batch fails")]
+    public static partial void WriteBatchFailed(ILogger logger, Exception exception, int writes, int requests);
 }

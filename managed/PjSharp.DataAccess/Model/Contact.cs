@@ -31,6 +31,12 @@ public sealed record Contact(string Id) : SipObject(Id), ISipObject<Contact>
     /// <summary>Call-ID of the registration (<c>call_id</c>).</summary>
     public string CallId { get; init; } = "";
 
+    /// <summary>
+    /// CSeq of the REGISTER that made or last refreshed the binding (<c>cseq</c>; PjSharp's own option, not Asterisk's):
+    /// with <see cref="CallId"/> it lets the registrar ignore a reordered older request (RFC 3261 §10.3 step 7).
+    /// </summary>
+    public uint CSeq { get; init; }
+
     /// <summary>The node that accepted the registration (<c>reg_server</c>).</summary>
     public string RegistrationServer { get; init; } = "";
 
@@ -99,6 +105,7 @@ public sealed record Contact(string Id) : SipObject(Id), ISipObject<Contact>
             o.Text("via_addr", c => c.ViaAddress, (c, v) => c with { ViaAddress = v });
             o.UInt("via_port", c => c.ViaPort, (c, v) => c with { ViaPort = v }, max: 65535);
             o.Text("call_id", c => c.CallId, (c, v) => c with { CallId = v });
+            o.UInt("cseq", c => c.CSeq, (c, v) => c with { CSeq = v });
             o.Text("reg_server", c => c.RegistrationServer, (c, v) => c with { RegistrationServer = v });
             o.Text("endpoint", c => c.Endpoint, (c, v) => c with { Endpoint = v });
             o.Text("aor", c => c.Aor, (c, v) => c with { Aor = v });

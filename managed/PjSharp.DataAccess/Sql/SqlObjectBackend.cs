@@ -282,18 +282,7 @@ public abstract class SqlObjectBackend : IObjectBackend
     public async ValueTask<bool> UpsertAsync(SipObject value, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(value);
-        var kind = await WriteAsync(value.ObjectType, value.Id, async (connection, transaction) =>
-        {
-            await using var command = Command(connection, transaction,
-                $"INSERT INTO {_objects} AS o (type, id, revision, updated_at) VALUES (@type, @id, 1, @now) " +
-                "ON CONFLICT (type, id) DO UPDATE SET revision = o.revision + 1, updated_at = excluded.updated_at RETURNING revision");
-            BindKey(command, value.ObjectType, value.Id);
-            var revision = Convert.ToInt64(await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false), CultureInfo.InvariantCulture);
-            if (revision != 1)
-                await DeleteFieldsAsync(connection, transaction, value.ObjectType, value.Id, cancellationToken).ConfigureAwait(false);
-            await InsertFieldsAsync(connection, transaction, value, cancellationToken).ConfigureAwait(false);
-            return revision == 1 ? ChangeKind.Created : ChangeKind.Updated;
-        }, cancellationToken).ConfigureAwait(false);
+        var kind = await WriteAsync(value.ObjectType, value.Id, (connection, transaction) => UpsertCoreAsync(connection, transaction, value, cancellationToken), cancellationToken).ConfigureAwait(false);
         return kind == ChangeKind.Created;
     }
 
@@ -302,14 +291,60 @@ public abstract class SqlObjectBackend : IObjectBackend
     {
         ArgumentNullException.ThrowIfNull(type);
         ArgumentNullException.ThrowIfNull(id);
-        var kind = await WriteAsync(type, id, async (connection, transaction) =>
-        {
-            await DeleteFieldsAsync(connection, transaction, type, id, cancellationToken).ConfigureAwait(false);
-            await using var command = Command(connection, transaction, $"DELETE FROM {_objects} WHERE type = @type AND id = @id");
-            BindKey(command, type, id);
-            return await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) == 0 ? (ChangeKind?)null : ChangeKind.Deleted;
-        }, cancellationToken).ConfigureAwait(false);
+        var kind = await WriteAsync(type, id, (connection, transaction) => DeleteCoreAsync(connection, transaction, type, id, cancellationToken), cancellationToken).ConfigureAwait(false);
         return kind == ChangeKind.Deleted;
+    }
+
+    /// <summary>Applies every write in one transaction: one commit, and so one sync to disk, for the whole batch.</summary>
+    public async ValueTask<IReadOnlyList<ChangeKind?>> WriteBatchAsync(IReadOnlyList<ObjectWrite> writes, CancellationToken cancellationToken = default)
+    {
+        ObjectWrites.Validate(writes);
+        cancellationToken.ThrowIfCancellationRequested();
+        if (writes.Count == 0)
+            return [];
+        var results = new ChangeKind?[writes.Count];
+        var connection = await OpenConnectionAsync(forWrite: true, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await using var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+            for (var i = 0; i < writes.Count; i++)
+            {
+                var write = writes[i];
+                results[i] = write.Kind == ObjectWriteKind.Upsert
+                    ? await UpsertCoreAsync(connection, transaction, write.Value!, cancellationToken).ConfigureAwait(false)
+                    : await DeleteCoreAsync(connection, transaction, write.Type, write.Id, cancellationToken).ConfigureAwait(false);
+                if (results[i] is { } happened)
+                    await OnCommittingAsync(connection, transaction, happened, write.Type, write.Id, cancellationToken).ConfigureAwait(false);
+            }
+            // Past this point the writes are made; cancelling now would only lie about them.
+            await transaction.CommitAsync(CancellationToken.None).ConfigureAwait(false);
+            return results;
+        }
+        finally
+        {
+            await ReleaseConnectionAsync(connection, forWrite: true).ConfigureAwait(false);
+        }
+    }
+
+    private async Task<ChangeKind?> UpsertCoreAsync(DbConnection connection, DbTransaction transaction, SipObject value, CancellationToken cancellationToken)
+    {
+        await using var command = Command(connection, transaction,
+            $"INSERT INTO {_objects} AS o (type, id, revision, updated_at) VALUES (@type, @id, 1, @now) " +
+            "ON CONFLICT (type, id) DO UPDATE SET revision = o.revision + 1, updated_at = excluded.updated_at RETURNING revision");
+        BindKey(command, value.ObjectType, value.Id);
+        var revision = Convert.ToInt64(await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false), CultureInfo.InvariantCulture);
+        if (revision != 1)
+            await DeleteFieldsAsync(connection, transaction, value.ObjectType, value.Id, cancellationToken).ConfigureAwait(false);
+        await InsertFieldsAsync(connection, transaction, value, cancellationToken).ConfigureAwait(false);
+        return revision == 1 ? ChangeKind.Created : ChangeKind.Updated;
+    }
+
+    private async Task<ChangeKind?> DeleteCoreAsync(DbConnection connection, DbTransaction transaction, ObjectType type, string id, CancellationToken cancellationToken)
+    {
+        await DeleteFieldsAsync(connection, transaction, type, id, cancellationToken).ConfigureAwait(false);
+        await using var command = Command(connection, transaction, $"DELETE FROM {_objects} WHERE type = @type AND id = @id");
+        BindKey(command, type, id);
+        return await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) == 0 ? null : ChangeKind.Deleted;
     }
 
     private async ValueTask<ChangeKind?> WriteAsync(ObjectType type, string id, Func<DbConnection, DbTransaction, Task<ChangeKind?>> body, CancellationToken cancellationToken)

@@ -37,4 +37,13 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 1010, Level = LogLevel.Error, Message = "Malformed-request handler failed")]
     public static partial void MalformedHandlerFailed(this ILogger logger, Exception exception);
+
+    [LoggerMessage(EventId = 1101, Level = LogLevel.Error, Message = "Servant '{Servant}': {Work} for key '{Key}' threw; the key's next item runs as usual")]
+    public static partial void ServantItemFailed(this ILogger logger, Exception exception, string servant, string key, string work);
+
+    [LoggerMessage(EventId = 1102, Level = LogLevel.Debug, Message = "Servant '{Servant}': {Work} for key '{Key}' was cancelled by shutdown")]
+    public static partial void ServantItemCancelled(this ILogger logger, string servant, string key, string work);
+
+    [LoggerMessage(EventId = 1103, Level = LogLevel.Warning, Message = "Servant '{Servant}': {Depth} items still unfinished after {Timeout}; cancelling them")]
+    public static partial void ServantDrainTimedOut(this ILogger logger, string servant, int depth, TimeSpan timeout);
 }

@@ -215,4 +215,60 @@ public sealed class BackendContractTests(BackendKind kind)
         await Task.WhenAll(Enumerable.Range(0, 40).Select(i => Backend.UpsertAsync(Samples.ContactOf("bulk", i)).AsTask()));
         Assert.That(await Backend.RetrieveByPrefixAsync(Contact.Type, Contact.IdPrefix("bulk")), Has.Count.EqualTo(40));
     }
+
+    [Test]
+    public async Task Write_batch_applies_writes_in_order_and_reports_each()
+    {
+        var changedBob = Samples.Bob with { Context = "support" };
+        var fresh = new Endpoint("frank") { Context = "one" };
+        ObjectWrite[] batch =
+        [
+            ObjectWrite.Upsert(fresh),
+            ObjectWrite.Upsert(changedBob),
+            ObjectWrite.Delete(Endpoint.Type, "alice"),
+            ObjectWrite.Delete(Endpoint.Type, "nobody"),
+            ObjectWrite.Upsert(fresh with { Context = "two" }),
+            ObjectWrite.Delete(Samples.Carol),
+        ];
+        if (!Writable)
+        {
+            Assert.ThrowsAsync<ReadOnlyBackendException>(async () => await Backend.WriteBatchAsync(batch));
+            Assert.That(await Backend.RetrieveAsync(Endpoint.Type, "alice"), Is.EqualTo(Samples.Alice), "nothing was written");
+            return;
+        }
+        var results = await Backend.WriteBatchAsync(batch);
+        Assert.That(results, Is.EqualTo(new ChangeKind?[] { ChangeKind.Created, ChangeKind.Updated, ChangeKind.Deleted, null, ChangeKind.Updated, ChangeKind.Deleted }));
+        Assert.That(await Backend.RetrieveAsync(Endpoint.Type, "frank"), Is.EqualTo(fresh with { Context = "two" }), "the later write of an id wins");
+        Assert.That(await Backend.RetrieveAsync(Endpoint.Type, "bob"), Is.EqualTo(changedBob));
+        Assert.That(await Backend.RetrieveAsync(Endpoint.Type, "alice"), Is.Null);
+        Assert.That(await Backend.RetrieveAsync(Endpoint.Type, "carol"), Is.Null);
+        Assert.That((await Backend.RetrieveByFieldAsync(Endpoint.Type, "context", "support")).Select(o => o.Id), Is.EqualTo(new[] { "bob" }));
+    }
+
+    [Test]
+    public async Task Write_batch_of_nothing_does_nothing_and_a_default_write_is_refused()
+    {
+        if (Writable)
+            Assert.That(await Backend.WriteBatchAsync([]), Is.Empty);
+        Assert.ThrowsAsync<ArgumentException>(async () => await Backend.WriteBatchAsync([default]));
+        Assert.That(await Backend.RetrieveAsync(Endpoint.Type, "alice"), Is.EqualTo(Samples.Alice));
+    }
+
+    [Test]
+    public async Task Write_batch_of_many_contacts_and_concurrent_batches_all_land()
+    {
+        if (!Writable)
+        {
+            AssertWritesRefused();
+            return;
+        }
+        var first = Enumerable.Range(0, 200).Select(i => ObjectWrite.Upsert(Samples.ContactOf("batch", i))).ToList();
+        Assert.That(await Backend.WriteBatchAsync(first), Has.All.EqualTo(ChangeKind.Created));
+        await Task.WhenAll(Enumerable.Range(0, 8).Select(t => Backend.WriteBatchAsync(
+            Enumerable.Range(0, 25).Select(i => ObjectWrite.Upsert(Samples.ContactOf("batch", 200 + t * 25 + i) with { UserAgent = "b" })).ToList()).AsTask()));
+        var stored = await Backend.RetrieveByPrefixAsync(Contact.Type, Contact.IdPrefix("batch"));
+        Assert.That(stored, Has.Count.EqualTo(400));
+        Assert.That(stored, Does.Contain(Samples.ContactOf("batch", 7)));
+        Assert.That(stored, Does.Contain(Samples.ContactOf("batch", 399) with { UserAgent = "b" }));
+    }
 }

@@ -28,6 +28,37 @@ public sealed class PostgreSqlBackendTests
             .Build());
 
     [Test]
+    public async Task A_batch_is_one_transaction_a_failure_inside_writes_nothing()
+    {
+        await using var backend = await TestPostgres.OpenAsync(_schema, listen: false);
+        var kept = Samples.ContactOf("alice", 1);
+        await backend.CreateAsync(kept);
+        await Poison.AddToPostgresAsync(_schema);
+
+        Assert.ThrowsAsync<PostgresException>(async () => await backend.WriteBatchAsync(
+            [ObjectWrite.Upsert(Samples.ContactOf("alice", 2)), ObjectWrite.Delete(kept), ObjectWrite.Upsert(Poison.Contact()), ObjectWrite.Upsert(Samples.ContactOf("alice", 3))]));
+
+        var stored = await backend.RetrieveByPrefixAsync(Contact.Type, Contact.IdPrefix("alice"));
+        Assert.That(stored, Is.EqualTo(new[] { kept }), "the upsert before the failure and the delete were rolled back");
+        Assert.That(await backend.WriteBatchAsync([ObjectWrite.Upsert(Samples.ContactOf("alice", 4))]), Is.EqualTo(new ChangeKind?[] { ChangeKind.Created }));
+    }
+
+    [Test]
+    [CancelAfter(30_000)]
+    public async Task A_batch_notifies_other_nodes_of_each_change()
+    {
+        await using var nodeA = await StoreAsync(await TestPostgres.OpenAsync(_schema, "node-a"));
+        await using var nodeB = await StoreAsync(await TestPostgres.OpenAsync(_schema, "node-b"));
+        var observerB = new RecordingObserver();
+        nodeB.AddObserver<Contact>(observerB);
+        var one = Samples.ContactOf("alice", 1);
+        await nodeA.WriteBatchAsync([ObjectWrite.Upsert(one), ObjectWrite.Upsert(Samples.ContactOf("alice", 2)), ObjectWrite.Delete(one)]);
+        Assert.That(await observerB.WaitForAsync(c => c is { Kind: ChangeKind.Deleted, Origin: ChangeOrigin.Remote } && c.Id == one.Id, TimeSpan.FromSeconds(2)), Is.True);
+        Assert.That(observerB.Changes.Where(c => c.Origin == ChangeOrigin.Remote).Select(c => c.Kind),
+            Is.EqualTo(new[] { ChangeKind.Created, ChangeKind.Created, ChangeKind.Deleted }));
+    }
+
+    [Test]
     [CancelAfter(30_000)]
     public async Task Two_stores_on_one_database_see_each_others_writes_and_invalidations_within_a_second()
     {

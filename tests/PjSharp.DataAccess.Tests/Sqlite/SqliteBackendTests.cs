@@ -126,6 +126,25 @@ public sealed class SqliteBackendTests
         Assert.That(acknowledged, Is.SubsetOf(stored), "every write reported before the kill is there after it");
     }
 
+    [Test]
+    public async Task A_batch_is_one_transaction_a_failure_inside_writes_nothing()
+    {
+        using var dir = new TempDirectory();
+        var path = dir.File("batch.db");
+        await using var backend = await SqliteBackend.OpenAsync(new SqliteBackendOptions { Path = path });
+        var kept = Samples.ContactOf("alice", 1);
+        await backend.CreateAsync(kept);
+        await Poison.AddToSqliteAsync(path);
+
+        Assert.ThrowsAsync<SqliteException>(async () => await backend.WriteBatchAsync(
+            [ObjectWrite.Upsert(Samples.ContactOf("alice", 2)), ObjectWrite.Delete(kept), ObjectWrite.Upsert(Poison.Contact()), ObjectWrite.Upsert(Samples.ContactOf("alice", 3))]));
+
+        var stored = await backend.RetrieveByPrefixAsync(Contact.Type, Contact.IdPrefix("alice"));
+        Assert.That(stored, Is.EqualTo(new[] { kept }), "the upsert before the failure and the delete were rolled back");
+        Assert.That(await backend.WriteBatchAsync([ObjectWrite.Upsert(Samples.ContactOf("alice", 4))]), Is.EqualTo(new ChangeKind?[] { ChangeKind.Created }),
+            "the write connection is usable after the failed batch");
+    }
+
     private static async Task<bool> IndexExistsAsync(string path)
     {
         await using var connection = new SqliteConnection($"Data Source={path};Pooling=False");

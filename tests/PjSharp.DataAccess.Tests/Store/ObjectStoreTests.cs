@@ -67,6 +67,53 @@ public sealed class ObjectStoreTests
     }
 
     [Test]
+    public async Task A_write_batch_tells_observers_and_invalidates_the_cache()
+    {
+        var memory = new MemoryBackend();
+        var one = Samples.ContactOf("alice", 1);
+        await memory.CreateAsync(one);
+        await using var store = new ObjectStoreBuilder()
+            .AddBackend("memory", memory)
+            .Map(Contact.Type, "memory")
+            .Map(Aor.Type, "memory")
+            .Cache(Contact.Type, TimeSpan.FromHours(1))
+            .Build();
+        Assert.That(await store.GetAsync<Contact>(one.Id), Is.EqualTo(one), "now cached");
+        var observer = new RecordingObserver();
+        store.AddObserver<Contact>(observer);
+        store.AddObserver<Aor>(observer);
+
+        var results = await store.WriteBatchAsync([
+            ObjectWrite.Upsert(one with { UserAgent = "new" }),
+            ObjectWrite.Upsert(new Aor("alice")),
+            ObjectWrite.Delete(Contact.Type, "alice;@nothing"),
+            ObjectWrite.Delete(one with { UserAgent = "new" }),
+        ]);
+
+        Assert.That(results, Is.EqualTo(new ChangeKind?[] { ChangeKind.Updated, ChangeKind.Created, null, ChangeKind.Deleted }));
+        Assert.That(observer.Changes.Select(c => $"{c.Kind} {c.Type.Name}"), Is.EqualTo(new[] { "Updated contact", "Created aor", "Deleted contact" }));
+        Assert.That(observer.Changes.Last().Value, Is.EqualTo(one with { UserAgent = "new" }), "a delete carries the object the caller gave");
+        Assert.That(await store.GetAsync<Contact>(one.Id), Is.Null, "the cached copy was dropped");
+    }
+
+    [Test]
+    public async Task A_write_batch_with_a_read_only_type_writes_nothing()
+    {
+        using var dir = new TempDirectory();
+        var memory = new MemoryBackend();
+        await using var store = new ObjectStoreBuilder()
+            .AddBackend("file", PjsipConfBackend.Load(dir.Write("pjsip.conf", "")))
+            .AddBackend("memory", memory)
+            .Map(Endpoint.Type, "file")
+            .Map(Contact.Type, "memory")
+            .Build();
+        var error = Assert.ThrowsAsync<ReadOnlyBackendException>(async () =>
+            await store.WriteBatchAsync([ObjectWrite.Upsert(Samples.ContactOf("alice", 1)), ObjectWrite.Upsert(new Endpoint("x"))]));
+        Assert.That(error!.Message, Does.Contain("no writable backend for endpoint"));
+        Assert.That(await memory.RetrieveAllAsync(Contact.Type), Is.Empty);
+    }
+
+    [Test]
     public async Task The_cache_serves_hits_expires_and_is_invalidated_by_writes()
     {
         var clock = new ManualTimeProvider();

@@ -58,6 +58,7 @@ internal static class Samples
         ViaAddress = "192.0.2.1",
         ViaPort = 5060,
         CallId = $"call-{aor}-{n}",
+        CSeq = (uint)n + 1,
         RegistrationServer = "node-a",
         Path = "<sip:edge.example.com;lr>",
     };
