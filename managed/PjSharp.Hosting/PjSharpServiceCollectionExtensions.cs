@@ -23,6 +23,8 @@ public static class PjSharpServiceCollectionExtensions
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<PjSharpOptions>, PjSharpOptionsValidator>());
         services.AddMetrics();
         services.TryAddSingleton<PjSharpServer>();
+        services.TryAddSingleton<RegistrarComponent>();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IPjSharpComponent, RegistrarComponent>(p => p.GetRequiredService<RegistrarComponent>()));
         services.AddHostedService(provider => provider.GetRequiredService<PjSharpServer>());
         return new PjSharpBuilder(services);
     }

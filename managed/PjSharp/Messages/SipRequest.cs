@@ -153,6 +153,25 @@ public readonly unsafe ref struct SipRequest
         }
     }
 
+    /// <summary>Answers without a transaction, with extra headers (a name may repeat).</summary>
+    public void RespondStateless(int statusCode, IReadOnlyList<KeyValuePair<string, string>> headers)
+    {
+        ArgumentNullException.ThrowIfNull(headers);
+        PjThread.EnsureRegistered();
+        var tdata = StatelessResponse.Create(_endpoint, _rdata, statusCode);
+        try
+        {
+            foreach (var (name, value) in headers)
+                StatelessResponse.AddHeader(tdata, Encoding.UTF8.GetBytes(name), Encoding.UTF8.GetBytes(value));
+        }
+        catch
+        {
+            _ = PjsipSipTransport.pjsip_tx_data_dec_ref(tdata);
+            throw;
+        }
+        StatelessResponse.Send(_endpoint, _rdata, tdata);
+    }
+
     /// <summary>Answers through a new server transaction, which absorbs retransmissions.</summary>
     public void RespondStateful(int statusCode, string? reason = null) => RespondStateful(statusCode, reason, null);
 

@@ -1,0 +1,251 @@
+using System.Globalization;
+using System.Text;
+using Microsoft.Extensions.Logging;
+using PjSharp.DataAccess;
+using PjSharp.Interception;
+using PjSharp.Services;
+using PjSharp.Servants;
+
+namespace PjSharp.Registrar;
+
+/// <summary>Registrar settings.</summary>
+public sealed class RegistrarOptions
+{
+    /// <summary>This node's name, stored with each binding (<c>reg_server</c>).</summary>
+    public string NodeName { get; set; } = Environment.MachineName;
+
+    /// <summary>The Retry-After of a 503 when the AOR's queue is full.</summary>
+    public int RetryAfterSeconds { get; set; } = 5;
+
+    /// <summary>How often expired bindings are removed from the database.</summary>
+    public TimeSpan ExpiryCheckInterval { get; set; } = TimeSpan.FromSeconds(30);
+}
+
+/// <summary>
+/// The registrar (RFC 3261 §10.3, the behaviour of Asterisk's res_pjsip_registrar). On the
+/// pjsip thread it only checks who is registering, reads the request and hands it to the AOR's
+/// servant; there the bindings are planned, written (group commit: the 200 goes out only once
+/// the contact is on disk) and answered without a transaction: a retransmission gets the same
+/// answer again, and no 20 KB transaction lives on for 32 s per REGISTER.
+/// </summary>
+public sealed partial class RegistrarService : SipService, IAsyncDisposable
+{
+    private readonly SipEndpoint _endpoint;
+    private readonly InterceptionPipeline _interception;
+    private readonly ObjectStore _store;
+    private readonly ContactWriter _writer;
+    private readonly ServantDispatcher<string> _servants;
+    private readonly RegistrarOptions _options;
+    private readonly ILogger _logger;
+    private readonly TimeProvider _time;
+    private readonly ITimer _expiry;
+    private readonly KeyValuePair<string, string>[] _retryAfter;
+    private long _registered;
+    private int _expiring;
+
+    public RegistrarService(SipEndpoint endpoint, InterceptionPipeline interception, ObjectStore store, ContactWriter writer,
+        ServantDispatcher<string> servants, RegistrarOptions? options = null, ILogger? logger = null, TimeProvider? time = null)
+        : base("pjsharp-registrar", SipServicePriority.Application - 1)
+    {
+        ArgumentNullException.ThrowIfNull(endpoint);
+        ArgumentNullException.ThrowIfNull(interception);
+        ArgumentNullException.ThrowIfNull(store);
+        ArgumentNullException.ThrowIfNull(writer);
+        ArgumentNullException.ThrowIfNull(servants);
+        _endpoint = endpoint;
+        _interception = interception;
+        _store = store;
+        _writer = writer;
+        _servants = servants;
+        _options = options ?? new RegistrarOptions();
+        _logger = logger ?? Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance;
+        _time = time ?? TimeProvider.System;
+        _retryAfter = [new("Retry-After", _options.RetryAfterSeconds.ToString(CultureInfo.InvariantCulture))];
+        _expiry = _time.CreateTimer(_ => _ = RemoveExpiredAsync(), null, _options.ExpiryCheckInterval, _options.ExpiryCheckInterval);
+    }
+
+    public override IReadOnlyCollection<string> Methods => ["REGISTER"];
+
+    /// <summary>REGISTERs answered 200.</summary>
+    public long Registered => Interlocked.Read(ref _registered);
+
+    public override bool OnRequest(SipRequest request)
+    {
+        if (request.Method != SipMethod.Register)
+            return false;
+        var endpoint = _interception.GetEndpoint(request, out var authenticated);
+        if (endpoint == null || endpoint.IsArtificial || (endpoint.RequiresAuthentication && !authenticated))
+        {
+            request.RespondStateless(403);
+            return true;
+        }
+        var aor = FindAor(endpoint, request.ToUser);
+        if (aor == null)
+        {
+            LogAorNotFound(_logger, endpoint.Id, Encoding.UTF8.GetString(request.ToUser));
+            request.RespondStateless(404);
+            return true;
+        }
+        if (!ContactHeaderParser.TryParse(request.GetHeaders("Contact"), out var contacts, out var error))
+        {
+            LogBadContact(_logger, endpoint.Id, error ?? "");
+            request.RespondStateless(400);
+            return true;
+        }
+        var expires = request.Expires;
+        var source = request.Source;
+        var registration = new RegisterRequest
+        {
+            Contacts = contacts!,
+            Expires = expires is >= 0 ? (uint)expires.Value : null,
+            CallId = request.CallId,
+            CSeq = (uint)Math.Max(0, request.CSeq),
+            Path = request.GetHeaders("Path"),
+            Supported = [.. request.GetHeaders("Supported").SelectMany(v => v.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))],
+            UserAgent = request.GetHeader("User-Agent") ?? "",
+            ViaAddress = source?.Address.ToString() ?? "",
+            ViaPort = (uint)(source?.Port ?? 0),
+            Endpoint = endpoint.Id,
+            RegistrationServer = _options.NodeName,
+        };
+        var clone = request.Clone();
+        if (!_servants.TryEnqueue(aor.Id, new RegisterWork(this, aor, registration, clone)))
+        {
+            clone.Dispose();
+            LogOverloaded(_logger, aor.Id);
+            request.RespondStateless(503, _retryAfter);
+        }
+        return true;
+    }
+
+    private static Aor? FindAor(EndpointIdentity endpoint, ReadOnlySpan<byte> user)
+    {
+        if (user.IsEmpty || user.Length > 256)
+            return null;
+        Span<char> name = stackalloc char[256];
+        if (!Encoding.UTF8.TryGetChars(user, name, out var length))
+            return null;
+        foreach (var aor in endpoint.Aors)
+        {
+            if (name[..length].SequenceEqual(aor.Id))
+                return aor;
+        }
+        return null;
+    }
+
+    private async Task HandleAsync(Aor aor, RegisterRequest registration, SipRequestClone request, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var current = await _store.FindByPrefixAsync<Contact>(Contact.IdPrefix(aor.Id), cancellationToken).ConfigureAwait(false);
+            var now = _time.GetUtcNow();
+            var decision = BindingPlanner.Plan(aor, current, registration, now);
+            if (decision.Rejection is { } rejection)
+            {
+                LogRejected(_logger, aor.Id, rejection.StatusCode, rejection.Detail);
+                var headers = new List<KeyValuePair<string, string>>();
+                if (rejection.MinExpires is { } minimum)
+                    headers.Add(new("Min-Expires", minimum.ToString(CultureInfo.InvariantCulture)));
+                if (rejection.StatusCode == 420)
+                    headers.Add(new("Unsupported", "path"));
+                request.RespondStateless(rejection.StatusCode, headers);
+                return;
+            }
+            var plan = decision.Plan!;
+            if (plan.HasChanges)
+                await _writer.WriteAsync(plan.ToWrites(), cancellationToken).ConfigureAwait(false);
+            request.RespondStateless(200, Answer(plan, now));
+            Interlocked.Increment(ref _registered);
+        }
+        catch (Exception error) when (error is not OutOfMemoryException)
+        {
+            // Nothing was acknowledged: the phone retries. 503 says the fault is ours and passing.
+            LogFailed(_logger, error, aor.Id);
+            try
+            {
+                request.RespondStateless(503, _retryAfter);
+            }
+            catch (Exception answerError) when (answerError is not OutOfMemoryException)
+            {
+                LogFailed(_logger, answerError, aor.Id);
+            }
+        }
+        finally
+        {
+            request.Dispose();
+        }
+    }
+
+    private static List<KeyValuePair<string, string>> Answer(BindingPlan plan, DateTimeOffset now)
+    {
+        var headers = new List<KeyValuePair<string, string>>(plan.Bindings.Count + 4);
+        foreach (var binding in plan.Bindings)
+            headers.Add(new("Contact", string.Create(CultureInfo.InvariantCulture, $"<{binding.Uri}>;expires={binding.ExpiresIn}")));
+        if (plan.Expires is { } expires)
+            headers.Add(new("Expires", expires.ToString(CultureInfo.InvariantCulture)));
+        foreach (var path in plan.Path)
+            headers.Add(new("Path", path));
+        if (plan.Path.Count > 0)
+            headers.Add(new("Supported", "path"));
+        headers.Add(new("Date", now.UtcDateTime.ToString("r", CultureInfo.InvariantCulture)));
+        return headers;
+    }
+
+    /// <summary>Removes bindings that expired while the server ran (each AOR on its own servant, like a REGISTER).</summary>
+    public async Task RemoveExpiredAsync(CancellationToken cancellationToken = default)
+    {
+        if (Interlocked.Exchange(ref _expiring, 1) != 0)
+            return;
+        try
+        {
+            var now = _time.GetUtcNow();
+            var expired = (await _store.GetAllAsync<Contact>(cancellationToken).ConfigureAwait(false))
+                .Where(c => c.ExpirationTime <= now).ToList();
+            if (expired.Count == 0)
+                return;
+            await _writer.WriteAsync([.. expired.Select(ObjectWrite.Delete)], cancellationToken).ConfigureAwait(false);
+            LogExpired(_logger, expired.Count);
+        }
+        catch (Exception error) when (error is not OutOfMemoryException)
+        {
+            LogExpiryFailed(_logger, error);
+        }
+        finally
+        {
+            Volatile.Write(ref _expiring, 0);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _expiry.DisposeAsync().ConfigureAwait(false);
+        _endpoint.UnregisterService(this);
+    }
+
+    private sealed class RegisterWork(RegistrarService registrar, Aor aor, RegisterRequest registration, SipRequestClone request) : ServantWork
+    {
+        public override async ValueTask RunAsync(CancellationToken cancellationToken) =>
+            await registrar.HandleAsync(aor, registration, request, cancellationToken).ConfigureAwait(false);
+    }
+
+    [LoggerMessage(EventId = 1201, Level = LogLevel.Information, Message = "REGISTER from endpoint {Endpoint} names AOR '{Aor}', which is not one of its aors")]
+    private static partial void LogAorNotFound(ILogger logger, string endpoint, string aor);
+
+    [LoggerMessage(EventId = 1202, Level = LogLevel.Information, Message = "REGISTER from endpoint {Endpoint} has a bad Contact: {Error}")]
+    private static partial void LogBadContact(ILogger logger, string endpoint, string error);
+
+    [LoggerMessage(EventId = 1203, Level = LogLevel.Warning, Message = "REGISTER for AOR {Aor} answered 503: its queue is full")]
+    private static partial void LogOverloaded(ILogger logger, string aor);
+
+    [LoggerMessage(EventId = 1204, Level = LogLevel.Information, Message = "REGISTER for AOR {Aor} rejected with {Status}: {Detail}")]
+    private static partial void LogRejected(ILogger logger, string aor, int status, string detail);
+
+    [LoggerMessage(EventId = 1205, Level = LogLevel.Error, Message = "REGISTER for AOR {Aor} failed; answered 503")]
+    private static partial void LogFailed(ILogger logger, Exception exception, string aor);
+
+    [LoggerMessage(EventId = 1206, Level = LogLevel.Information, Message = "Removed {Count} expired bindings")]
+    private static partial void LogExpired(ILogger logger, int count);
+
+    [LoggerMessage(EventId = 1207, Level = LogLevel.Error, Message = "Removing expired bindings failed; trying again later")]
+    private static partial void LogExpiryFailed(ILogger logger, Exception exception);
+}
