@@ -147,7 +147,7 @@ public sealed partial class PjSharpServer : IHostedService, IAsyncDisposable
             authentication.UnauthenticatedMethods.Add(method);
         yield return new AclStage(SecurityEvents);
         yield return new FloodStage(FloodProtection, SecurityEvents);
-        yield return new IdentifyStage(SecurityEvents, FloodProtection);
+        yield return new IdentifyStage(SecurityEvents);
         yield return new AuthenticationStage(SecurityEvents, FloodProtection, authentication);
     }
 

@@ -66,12 +66,17 @@ internal static class ServeCommand
             DefaultValueFactory = _ => 10,
         };
 
+        var algorithms = new Option<string[]>("--auth-algorithm")
+        {
+            Description = "A digest algorithm to challenge with: MD5, SHA-256 or SHA-512-256 (strongest is offered first). Repeatable. Default: MD5.",
+            AllowMultipleArgumentsPerToken = false,
+        };
         var trace = new Option<bool>("--trace") { Description = "Log every SIP message in and out." };
         var pcap = new Option<string?>("--pcap") { Description = "Write every SIP message in and out to this pcap file (sngrep, tshark, Wireshark)." };
 
         var command = new Command("serve", "Run the PjSharp SIP server: a registrar with digest authentication, configured from a pjsip.conf.")
         {
-            transports, config, database, workers, tlsCert, tlsKey, tlsCa, tlsVerifyClient, logLevel, nativeLogLevel, poolCache, drain, trace, pcap,
+            transports, config, database, workers, tlsCert, tlsKey, tlsCa, tlsVerifyClient, logLevel, nativeLogLevel, poolCache, drain, trace, pcap, algorithms,
         };
         command.SetAction(async (parse, cancellation) =>
         {
@@ -99,6 +104,7 @@ internal static class ServeCommand
                 options.TlsVerifyClient = parse.GetValue(tlsVerifyClient);
                 options.Trace.Enabled = parse.GetValue(trace);
                 options.Trace.PcapFile = parse.GetValue(pcap);
+                options.Security.DigestAlgorithms.AddRange(parse.GetValue(algorithms) ?? []);
             });
 
             using var host = builder.Build();

@@ -12,10 +12,17 @@ public sealed class OutputTail
 
     public OutputTail(int capacity = 200) => _capacity = capacity;
 
+    /// <summary>Lines seen in all, and their characters: what the process wrote, not just what is kept.</summary>
+    public long LineCount { get; private set; }
+
+    public long CharacterCount { get; private set; }
+
     public void Add(string line)
     {
         lock (_gate)
         {
+            LineCount++;
+            CharacterCount += line.Length + 1;
             if (_lines.Count == _capacity)
                 _lines.Dequeue();
             _lines.Enqueue(line);

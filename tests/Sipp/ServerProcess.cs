@@ -126,6 +126,9 @@ public sealed class ServerProcess : IAsyncDisposable, IDisposable
     /// <summary>The last lines the server printed (stdout and stderr), for failure messages.</summary>
     public string OutputTail(int lines = 80) => _output.Text(lines);
 
+    /// <summary>Lines and characters the server has written to its output so far.</summary>
+    public (long Lines, long Characters) OutputSize => (_output.LineCount, _output.CharacterCount);
+
     /// <summary>Starts the server and waits for its ready line; throws with its output when it fails or times out.</summary>
     public static async Task<ServerProcess> StartAsync(ServerProcessOptions options, CancellationToken cancellationToken = default)
     {

@@ -25,13 +25,46 @@ internal static class SipTestServer
             Assert.Fail(SippRunner.MissingMessage);
     }
 
-    /// <summary>Starts <c>pjsharp serve</c> with these transports (port 0) and extra arguments, and waits for ready.</summary>
+    /// <summary>
+    /// A configuration that lets loopback in without authentication: these tests are about
+    /// transports and parsing, which must work the same for any endpoint.
+    /// </summary>
+    public const string OpenConfiguration = """
+        [loopback]
+        type=endpoint
+        context=default
+
+        [loopback]
+        type=identify
+        endpoint=loopback
+        match=127.0.0.0/8,::1
+
+        [global]
+        type=global
+        endpoint_identifier_order=ip,username
+        """;
+
+    private static readonly Lazy<string> s_openFiles = new(() =>
+    {
+        var directory = Directory.CreateTempSubdirectory("pjsharp-open-").FullName;
+        File.WriteAllText(Path.Combine(directory, "pjsip.conf"), OpenConfiguration);
+        return directory;
+    });
+
+    /// <summary>
+    /// Starts <c>pjsharp serve</c> with these transports (port 0) and extra arguments, and waits for
+    /// ready; without <c>--config</c> it runs <see cref="OpenConfiguration"/> on a fresh database.
+    /// </summary>
     public static async Task<ServerProcess> StartAsync(IEnumerable<string> transports, IEnumerable<string>? extra = null)
     {
         var arguments = new List<string>();
         foreach (var transport in transports)
             arguments.AddRange(["--transport", transport]);
         arguments.AddRange(extra ?? []);
+        if (!arguments.Contains("--config"))
+            arguments.AddRange(["--config", Path.Combine(s_openFiles.Value, "pjsip.conf")]);
+        if (!arguments.Contains("--db"))
+            arguments.AddRange(["--db", Path.Combine(s_openFiles.Value, $"{Guid.NewGuid():N}.db")]);
         var options = Locate().Serve(arguments) with { ReadyTimeout = ReadyTimeout };
         return await ServerProcess.StartAsync(options);
     }

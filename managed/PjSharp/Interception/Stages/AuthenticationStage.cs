@@ -65,6 +65,12 @@ public sealed unsafe class AuthenticationStage : InterceptionStage
         if (!endpoint.RequiresAuthentication || IsUnauthenticated(request.MethodName))
             return InterceptionVerdict.Continue;
 
+        // Probing user names: counted only for what would be challenged, so keep-alives stay free.
+        if (endpoint.IsArtificial && _flood != null && _flood.RecordUnidentified(context.Source))
+        {
+            _events.SourceBlocked(context.Source);
+            return InterceptionVerdict.Stop;
+        }
         var challenge = Challenge(endpoint.Realm);
         var authorization = request.DigestAuthorization;
         if (authorization == null)

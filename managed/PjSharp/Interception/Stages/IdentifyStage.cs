@@ -10,7 +10,7 @@ namespace PjSharp.Interception.Stages;
 /// objects (<c>ip</c>). A request nobody claims meets the artificial endpoint, which is
 /// challenged like any other. Then the endpoint's own ACL applies.
 /// </summary>
-public sealed class IdentifyStage(SecurityEvents events, FloodProtection? flood = null) : InterceptionStage("identify", InterceptionOrder.Identify)
+public sealed class IdentifyStage(SecurityEvents events) : InterceptionStage("identify", InterceptionOrder.Identify)
 {
     private const int MaxUserChars = 256;
 
@@ -38,7 +38,6 @@ public sealed class IdentifyStage(SecurityEvents events, FloodProtection? flood 
         {
             context.Endpoint = context.Directory.Artificial;
             events.InvalidEndpoint(context.Source, context.Request.FromUser);
-            flood?.RecordUnidentified(context.Source);
             return InterceptionVerdict.Continue;
         }
         if (context.Endpoint.Acl.Length > 0 && !SecurityDirectory.Permits(context.Endpoint.Acl, context.Source))

@@ -59,8 +59,8 @@ public class LogLimiterTests
         Assert.That(limiter.ReportSummaries(logs.CreateLogger("security"), nowMs: 120_000), Is.EqualTo(2));
         Assert.That(logs.Entries.Select(e => (e.Id.Id, e.Message)), Is.EquivalentTo(new[]
         {
-            (3001, "Suppressed 1234 log lines from 10.0.0.1"),
-            (3001, "Suppressed 2 log lines from 10.0.0.2"),
+            (6010, "Suppressed 1234 log lines from 10.0.0.1"),
+            (6010, "Suppressed 2 log lines from 10.0.0.2"),
         }));
         Assert.That(limiter.ReportSummaries(logs.CreateLogger("security"), nowMs: 120_000), Is.Zero, "each count is reported once");
     }
