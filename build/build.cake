@@ -106,6 +106,7 @@ Prerequisite[] BuildPrerequisites() => new[] {
 Prerequisite[] TestPrerequisites() => new[] {
     new Prerequisite("SIPp (sipp)", "sip-tester", () => OnPath("sipp")),
     new Prerequisite("PostgreSQL", "postgresql", () => OnPath("pg_lsclusters") || OnPath("pg_ctl")),
+    new Prerequisite("tshark (reads the SIP trace's pcap files)", "tshark", () => OnPath("tshark")),
 };
 
 void EnsurePrerequisites(Prerequisite[] needed)

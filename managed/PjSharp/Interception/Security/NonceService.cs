@@ -19,23 +19,29 @@ internal enum NonceStatus
 }
 
 /// <summary>
-/// Stateless nonces: <c>base64url(timestamp || HMAC-SHA256(secret, timestamp || realm)[..16])</c>,
-/// the timestamp being 8 big-endian bytes of Unix milliseconds. Nothing is stored per nonce, so
+/// Stateless nonces: <c>base64url(timestamp || serial || HMAC-SHA256(secret, timestamp || serial || realm)[..17])</c>,
+/// the timestamp being 8 big-endian bytes of Unix milliseconds and the serial 8 bytes that make
+/// every challenge's nonce its own (two users challenged in the same millisecond must not share
+/// one, or the nonce-count check would take the second for a replay). Nothing is stored per nonce, so
 /// challenges cost no memory and any node sharing the secret can check them. The caller passes
 /// the time (e.g. <c>TimeProvider.GetUtcNow().ToUnixTimeMilliseconds()</c>). Thread-safe.
 /// </summary>
 internal sealed class NonceService
 {
     /// <summary>Length of every nonce this service creates, in bytes (base64url characters).</summary>
-    public const int NonceLength = 32;
+    public const int NonceLength = 44;
 
     private const int TimestampLength = 8;
-    private const int MacLength = 16;
-    private const int RawLength = TimestampLength + MacLength;
+    private const int SerialLength = 8;
+    private const int SignedLength = TimestampLength + SerialLength;
+    // 33 raw bytes encode to 44 characters with no spare bits, so every character counts.
+    private const int MacLength = 17;
+    private const int RawLength = SignedLength + MacLength;
     private const int StackRealmLength = 256;
 
     private readonly byte[] _secret;
     private readonly long _maxClockSkewMs;
+    private long _serial = BitConverter.ToInt64(RandomNumberGenerator.GetBytes(8));
 
     /// <summary>A service with a fresh random 32-byte secret: nonces from an earlier process are refused.</summary>
     public NonceService()
@@ -61,7 +67,8 @@ internal sealed class NonceService
             throw new ArgumentException($"The destination must hold {NonceLength} bytes.", nameof(destination));
         Span<byte> raw = stackalloc byte[RawLength];
         BinaryPrimitives.WriteInt64BigEndian(raw, nowMs);
-        ComputeMac(raw[..TimestampLength], realm, raw[TimestampLength..]);
+        BinaryPrimitives.WriteInt64BigEndian(raw[TimestampLength..], Interlocked.Increment(ref _serial));
+        ComputeMac(raw[..SignedLength], realm, raw[SignedLength..]);
         return Base64Url.EncodeToUtf8(raw, destination);
     }
 
@@ -83,8 +90,8 @@ internal sealed class NonceService
             return NonceStatus.Invalid;
 
         Span<byte> expected = stackalloc byte[MacLength];
-        ComputeMac(raw[..TimestampLength], realm, expected);
-        if (!CryptographicOperations.FixedTimeEquals(expected, raw[TimestampLength..]))
+        ComputeMac(raw[..SignedLength], realm, expected);
+        if (!CryptographicOperations.FixedTimeEquals(expected, raw[SignedLength..]))
             return NonceStatus.Invalid;
 
         var issued = BinaryPrimitives.ReadInt64BigEndian(raw);
@@ -94,17 +101,17 @@ internal sealed class NonceService
         return nowMs - issued > lifetimeSeconds * 1000L ? NonceStatus.Stale : NonceStatus.Valid;
     }
 
-    private void ComputeMac(ReadOnlySpan<byte> timestamp, ReadOnlySpan<byte> realm, Span<byte> destination)
+    private void ComputeMac(ReadOnlySpan<byte> signed, ReadOnlySpan<byte> realm, Span<byte> destination)
     {
-        var length = TimestampLength + realm.Length;
+        var length = SignedLength + realm.Length;
         byte[]? rented = null;
-        var input = length <= TimestampLength + StackRealmLength
-            ? stackalloc byte[TimestampLength + StackRealmLength]
+        var input = length <= SignedLength + StackRealmLength
+            ? stackalloc byte[SignedLength + StackRealmLength]
             : (rented = ArrayPool<byte>.Shared.Rent(length));
         try
         {
-            timestamp.CopyTo(input);
-            realm.CopyTo(input[TimestampLength..]);
+            signed.CopyTo(input);
+            realm.CopyTo(input[SignedLength..]);
             Span<byte> mac = stackalloc byte[HMACSHA256.HashSizeInBytes];
             HMACSHA256.HashData(_secret, input[..length], mac);
             mac[..MacLength].CopyTo(destination);

@@ -6,7 +6,8 @@ namespace PjSharp.Tests.Interception.Security;
 
 public class DigestChallengeTests
 {
-    private static readonly byte[] Nonce = "AAAAAYvx7QAk9Uw3yz9lrH0y3SZ1Aw_-"u8.ToArray();
+    // As long as NonceService makes them.
+    private static readonly byte[] Nonce = "AAAAAYvx7QAk9Uw3yz9lrH0y3SZ1Aw_-AAAAAYvx7QAk"u8.ToArray();
 
     private static string Write(DigestChallenge challenge, int index, bool stale = false)
     {

@@ -32,7 +32,7 @@ public class NonceServiceTests
     public void A_nonce_is_base64url_text_safe_in_a_quoted_string()
     {
         var nonce = Encoding.ASCII.GetString(Create(new NonceService(), Now));
-        Assert.That(nonce, Does.Match("^[A-Za-z0-9_-]{32}$"));
+        Assert.That(nonce, Does.Match("^[A-Za-z0-9_-]{44}$"));
     }
 
     [Test]
@@ -40,6 +40,16 @@ public class NonceServiceTests
     {
         var service = new NonceService(Secret);
         Assert.That(Create(service, Now), Is.Not.EqualTo(Create(service, Now + 1)));
+    }
+
+    [Test]
+    public void Nonces_issued_in_the_same_millisecond_differ()
+    {
+        // Regression: two users challenged in one millisecond shared a nonce, and the second
+        // user's first nonce count was refused as a replay of the first user's.
+        var service = new NonceService(Secret);
+        var nonces = Enumerable.Range(0, 1000).Select(_ => Encoding.ASCII.GetString(Create(service, Now))).ToHashSet();
+        Assert.That(nonces, Has.Count.EqualTo(1000));
     }
 
     [Test]
@@ -74,10 +84,10 @@ public class NonceServiceTests
         var service = new NonceService(Secret);
         var nonce = Create(service, Now - 3_600_000);
         // Move the timestamp forward to make an old nonce look fresh: the MAC no longer matches.
-        var raw = new byte[24];
+        var raw = new byte[33];
         Base64Url.DecodeFromUtf8(nonce, raw, out _, out _);
         BinaryPrimitives.WriteInt64BigEndian(raw, Now);
-        var forged = new byte[32];
+        var forged = new byte[44];
         Base64Url.EncodeToUtf8(raw, forged);
         Assert.That(service.Verify(forged, Realm, Now, 32), Is.EqualTo(NonceStatus.Invalid));
     }
