@@ -29,7 +29,11 @@ internal sealed class RegistrarComponent(IMeterFactory meterFactory) : IPjSharpC
         _servants = new ServantDispatcher<string>(new ServantOptions { Name = "registrar" }, meterFactory, loggers.CreateLogger("PjSharp.Servants"));
         _writer = new ContactWriter(server.Store, new ContactWriterOptions { LoggerFactory = loggers });
         _service = new RegistrarService(server.Endpoint, server.Interception, server.Store, _writer, _servants,
-            new RegistrarOptions(), loggers.CreateLogger("PjSharp.Registrar"));
+            new RegistrarOptions
+            {
+                ExpiryCheckInterval = TimeSpan.FromSeconds(Math.Max(1, server.Interception.Directory.Global.ContactExpirationCheckInterval)),
+            },
+            loggers.CreateLogger("PjSharp.Registrar"));
         server.Register(_service);
         return Task.CompletedTask;
     }

@@ -268,3 +268,51 @@ public sealed class RegistrarTests
         Assert.That(SipWire.StatusOf(answer), Is.EqualTo(404), answer);
     }
 }
+
+/// <summary>Bindings over time: expiry while running, and reloads that keep them.</summary>
+[CancelAfter(60_000)]
+public sealed class RegistrarLifetimeTests
+{
+    [Test]
+    public async Task Bindings_expire_while_the_server_runs()
+    {
+        var config = RegistrarTestServer.Phones("minimum_expiration=1")
+            .Replace("endpoint_identifier_order=username,ip", "endpoint_identifier_order=username,ip\ncontact_expiration_check_interval=1", StringComparison.Ordinal);
+        await using var server = await RegistrarTestServer.StartAsync(config);
+        using var alice = server.Phone("alice");
+        Assert.That(SipWire.StatusOf(await alice.RegisterAsync(expires: 2)), Is.EqualTo(200));
+
+        await Task.Delay(TimeSpan.FromSeconds(4.5));
+
+        await using var database = await PjSharp.DataAccess.Sqlite.SqliteBackend.OpenAsync(new() { Path = server.Database, MustExist = true });
+        Assert.That(await database.RetrieveAllAsync(PjSharp.DataAccess.Contact.Type), Is.Empty, "removed from the database");
+        using var again = server.Phone("alice");
+        var query = await again.RegisterAsync(contacts: [], expires: null);
+        Assert.That(SipWire.StatusOf(query), Is.EqualTo(200), query);
+        Assert.That(SipWire.HeaderValues(query, "Contact", "m"), Is.Empty, "no longer listed");
+        Assert.That(server.Output, Does.Contain("Removed 1 expired bindings"));
+    }
+
+    [Test]
+    public async Task Reload_on_sighup_applies_new_users_and_keeps_registrations()
+    {
+        await using var server = await RegistrarTestServer.StartAsync(RegistrarTestServer.Phones());
+        using var alice = server.Phone("alice");
+        Assert.That(SipWire.StatusOf(await alice.RegisterAsync(expires: 300)), Is.EqualTo(200));
+        using var dave = server.Phone("dave");
+        Assert.That(SipWire.StatusOf(await dave.RegisterAsync()), Is.EqualTo(401), "dave is unknown so far");
+
+        await File.WriteAllTextAsync(server.ConfigFile, RegistrarTestServer.Phones(users: ["alice", "bob", "carol", "dave"]));
+        Assert.That(server.Process.Signal(1), Is.True, "could not send SIGHUP");
+        string? answer = null;
+        for (var attempt = 0; attempt < 50 && SipWire.StatusOf(answer) != 200; attempt++)
+        {
+            await Task.Delay(100);
+            answer = await dave.RegisterAsync();
+        }
+
+        Assert.That(SipWire.StatusOf(answer), Is.EqualTo(200), answer + server.Output);
+        var query = await alice.RegisterAsync(contacts: [], expires: null);
+        Assert.That(SipWire.HeaderValues(query, "Contact", "m"), Has.One.StartsWith($"<{alice.ContactUri}>"), "alice is still registered");
+    }
+}
