@@ -2,6 +2,7 @@
 var suites = new Dictionary<string, Func<string[], Task<int>>>(StringComparer.OrdinalIgnoreCase)
 {
     ["sip-ladder"] = PjSharp.Benchmarks.Sip.SipRateLadder.RunAsync,
+    ["register-ladder"] = PjSharp.Benchmarks.Sip.RegisterLadder.RunAsync,
     ["dataaccess"] = PjSharp.Benchmarks.DataAccess.DataAccessBenchmarks.RunAsync,
 };
 if (args.Length == 0 || args[0] == "all")

@@ -46,6 +46,9 @@ public sealed class ShutdownTests
     public async Task Sigint_when_idle_exits_0_within_5_seconds()
     {
         await using var server = await SipTestServer.StartAsync(["udp:127.0.0.1:0"]);
+        // A process started with SIGINT ignored (a background job of a script) keeps it ignored, as
+        // every program does; then SIGINT must leave it serving, and SIGTERM still stops it.
+        var inherited = SigintIgnored(server.Pid);
         var clock = Stopwatch.StartNew();
         Assert.That(server.Signal(ProcessSignals.Interrupt), Is.True, "could not signal the server");
         using var timeout = new CancellationTokenSource(Grace);
@@ -53,11 +56,23 @@ public sealed class ShutdownTests
         {
             await server.WaitForExitAsync(timeout.Token);
         }
+        catch (OperationCanceledException) when (inherited)
+        {
+            Assert.That(server.Signal(ProcessSignals.Terminate), Is.True);
+            await server.WaitForExitAsync(CancellationToken.None);
+        }
         catch (OperationCanceledException)
         {
             var stop = await server.StopAsync(TimeSpan.Zero);
             Assert.Fail($"still running 5 s after SIGINT (killed: {stop})\n{server.OutputTail()}");
         }
         Assert.That(server.ExitCode, Is.Zero, $"exit after SIGINT in {clock.Elapsed.TotalSeconds:0.0} s\n{server.OutputTail()}");
+    }
+
+    private static bool SigintIgnored(int pid)
+    {
+        var line = File.ReadLines($"/proc/{pid}/status").First(l => l.StartsWith("SigIgn:", StringComparison.Ordinal));
+        var mask = ulong.Parse(line["SigIgn:".Length..].Trim(), System.Globalization.NumberStyles.HexNumber, System.Globalization.CultureInfo.InvariantCulture);
+        return (mask & (1UL << (ProcessSignals.Interrupt - 1))) != 0;
     }
 }
