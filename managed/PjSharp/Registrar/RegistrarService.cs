@@ -42,6 +42,11 @@ public sealed partial class RegistrarService : SipService, IAsyncDisposable
     private readonly KeyValuePair<string, string>[] _retryAfter;
     private long _registered;
     private int _expiring;
+    // The bindings of each AOR as last read or written: the AOR's servant is its only writer here,
+    // so a REGISTER reads them from memory; writes made elsewhere (another node, a tool) drop the
+    // AOR's entry through the store's observers, and the next REGISTER reads the database again.
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, IReadOnlyList<Contact>> _bindings = new(StringComparer.Ordinal);
+    private readonly IDisposable? _observer;
 
     public RegistrarService(SipEndpoint endpoint, InterceptionPipeline interception, ObjectStore store, ContactWriter writer,
         ServantDispatcher<string> servants, RegistrarOptions? options = null, ILogger? logger = null, TimeProvider? time = null)
@@ -62,6 +67,8 @@ public sealed partial class RegistrarService : SipService, IAsyncDisposable
         _time = time ?? TimeProvider.System;
         _retryAfter = [new("Retry-After", _options.RetryAfterSeconds.ToString(CultureInfo.InvariantCulture))];
         _expiry = _time.CreateTimer(_ => _ = RemoveExpiredAsync(), null, _options.ExpiryCheckInterval, _options.ExpiryCheckInterval);
+        if (store.MappedTypes.Contains(Contact.Type))
+            _observer = store.AddObserver<Contact>(new BindingObserver(_bindings));
     }
 
     public override IReadOnlyCollection<string> Methods => ["REGISTER"];
@@ -137,7 +144,11 @@ public sealed partial class RegistrarService : SipService, IAsyncDisposable
     {
         try
         {
-            var current = await _store.FindByPrefixAsync<Contact>(Contact.IdPrefix(aor.Id), cancellationToken).ConfigureAwait(false);
+            if (!_bindings.TryGetValue(aor.Id, out var current))
+            {
+                current = await _store.FindByPrefixAsync<Contact>(Contact.IdPrefix(aor.Id), cancellationToken).ConfigureAwait(false);
+                _bindings[aor.Id] = current;
+            }
             var now = _time.GetUtcNow();
             var decision = BindingPlanner.Plan(aor, current, registration, now);
             if (decision.Rejection is { } rejection)
@@ -153,7 +164,19 @@ public sealed partial class RegistrarService : SipService, IAsyncDisposable
             }
             var plan = decision.Plan!;
             if (plan.HasChanges)
-                await _writer.WriteAsync(plan.ToWrites(), cancellationToken).ConfigureAwait(false);
+            {
+                // Remembered before the write, so the store's report of it matches and keeps the entry.
+                _bindings[aor.Id] = [.. plan.Bindings.Select(b => b.Contact)];
+                try
+                {
+                    await _writer.WriteAsync(plan.ToWrites(), cancellationToken).ConfigureAwait(false);
+                }
+                catch
+                {
+                    _bindings.TryRemove(aor.Id, out _);
+                    throw;
+                }
+            }
             request.RespondStateless(200, Answer(plan, now));
             Interlocked.Increment(ref _registered);
         }
@@ -203,6 +226,8 @@ public sealed partial class RegistrarService : SipService, IAsyncDisposable
                 .Where(c => c.ExpirationTime <= now).ToList();
             if (expired.Count == 0)
                 return;
+            foreach (var aor in expired.Select(c => c.Aor).Distinct())
+                _bindings.TryRemove(aor, out _);
             await _writer.WriteAsync([.. expired.Select(ObjectWrite.Delete)], cancellationToken).ConfigureAwait(false);
             LogExpired(_logger, expired.Count);
         }
@@ -218,8 +243,43 @@ public sealed partial class RegistrarService : SipService, IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        _observer?.Dispose();
         await _expiry.DisposeAsync().ConfigureAwait(false);
         _endpoint.UnregisterService(this);
+    }
+
+    private sealed class BindingObserver(System.Collections.Concurrent.ConcurrentDictionary<string, IReadOnlyList<Contact>> bindings) : IObjectObserver
+    {
+        public void Created(ObjectChange change) => Check(change);
+
+        public void Updated(ObjectChange change) => Check(change);
+
+        public void Deleted(ObjectChange change)
+        {
+            // A deletion this registrar planned is already gone from the entry.
+            var aor = change.Value is Contact contact ? contact.Aor : AorOf(change.Id);
+            if (bindings.TryGetValue(aor, out var known) && known.Any(c => c.Id == change.Id))
+                bindings.TryRemove(aor, out _);
+        }
+
+        public void Reloaded(ObjectType type) => bindings.Clear();
+
+        private static string AorOf(string contactId)
+        {
+            var at = contactId.IndexOf(";@", StringComparison.Ordinal);
+            return at < 0 ? contactId : contactId[..at];
+        }
+
+        private void Check(ObjectChange change)
+        {
+            if (change.Value is not Contact contact)
+            {
+                bindings.Clear();
+                return;
+            }
+            if (bindings.TryGetValue(contact.Aor, out var known) && !known.Contains(contact))
+                bindings.TryRemove(contact.Aor, out _);
+        }
     }
 
     private sealed class RegisterWork(RegistrarService registrar, Aor aor, RegisterRequest registration, SipRequestClone request) : ServantWork
