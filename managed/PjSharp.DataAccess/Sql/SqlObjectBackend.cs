@@ -157,6 +157,10 @@ public abstract class SqlObjectBackend : IObjectBackend
         ArgumentNullException.ThrowIfNull(field);
         ArgumentNullException.ThrowIfNull(value);
         var filter = $"o.id IN (SELECT m.id FROM {_fields} m WHERE m.type = @type AND m.field = @field AND {IndexedValue("m.value")} = {IndexedValue("@value")} AND m.value = @value)";
+        // Fields that hold their default are not stored: asking for the default finds those objects too.
+        var option = type.FindOption(field);
+        if (option != null && type.GetFieldValues(type.CreateDefault("default"), option.Name).Contains(value, StringComparer.Ordinal))
+            filter = $"({filter} OR o.id NOT IN (SELECT m.id FROM {_fields} m WHERE m.type = @type AND m.field = @field))";
         return QueryAsync(type, filter, command =>
         {
             AddParameter(command, "field", field);
@@ -372,7 +376,8 @@ public abstract class SqlObjectBackend : IObjectBackend
 
     private async Task InsertFieldsAsync(DbConnection connection, DbTransaction transaction, SipObject value, CancellationToken cancellationToken)
     {
-        var fields = value.ObjectType.ToFields(value);
+        // Defaults are left out: a contact writes half the rows, and reading applies the rest.
+        var fields = value.ObjectType.ToFields(value, includeDefaults: false);
         if (fields.Count == 0)
             return;
         var sql = new StringBuilder($"INSERT INTO {_fields} (type, id, seq, field, value) VALUES ");
