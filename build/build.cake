@@ -6,7 +6,7 @@ using System.Xml.Linq;
 var target = Argument("target", "Default");
 var configuration = Argument("configuration", "Release");
 var benchArgs = Argument("bench", "all");
-var serveArgs = Argument("serve", "--transport udp:127.0.0.1:5060 --transport tcp:127.0.0.1:5060");
+var serveArgs = Argument("serve", "");
 
 var root = MakeAbsolute(Directory("..")).FullPath;
 var artifacts = $"{root}/artifacts";
