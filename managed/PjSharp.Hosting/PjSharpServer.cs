@@ -100,7 +100,7 @@ public sealed partial class PjSharpServer : IHostedService, IAsyncDisposable
         foreach (var component in _components)
             await component.StartAsync(this, cancellationToken).ConfigureAwait(false);
         if (_options.AnswerOptions)
-            Register(new OptionsService(Endpoint, rejectUnhandled: true));
+            Register(new OptionsService(Endpoint, rejectUnhandled: true, SecurityEvents));
 
         foreach (var type in new ObjectType[] { DataAccess.Endpoint.Type, Auth.Type, Aor.Type, Identify.Type, Acl.Type, GlobalSettings.Type })
         {

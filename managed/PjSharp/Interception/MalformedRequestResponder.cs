@@ -130,6 +130,8 @@ internal sealed unsafe class MalformedRequestResponder
                 return Reject(request, isAck, 513, "Message Too Large");
             if (ContentLengthProblem(rdata, isDatagram) is { } problem)
                 return Reject(request, isAck, 400, problem);
+            if (RepeatedSingleHeader(message) is { } repeated)
+                return Reject(request, isAck, 400, repeated);
             if (!IsKnownScheme(UriScheme(message->line.req.uri)))
                 return Reject(request, isAck, 416, "Unsupported URI Scheme");
             if (!isAck && message->line.req.method.id != pjsip_method_e.PJSIP_CANCEL_METHOD
@@ -166,6 +168,29 @@ internal sealed unsafe class MalformedRequestResponder
             var headerEnd = packet.IndexOf("\r\n\r\n"u8);
             var bodyLength = headerEnd < 0 ? 0 : packet.Length - headerEnd - 4;
             return first->len > bodyLength ? "Content-Length Larger Than Body" : null;
+        }
+
+        // RFC 3261 §7.3.1: these appear once; a second one leaves the request ambiguous.
+        private static readonly (pjsip_hdr_e Type, string Problem)[] SingleHeaders =
+        [
+            (pjsip_hdr_e.PJSIP_H_FROM, "Duplicate From"),
+            (pjsip_hdr_e.PJSIP_H_TO, "Duplicate To"),
+            (pjsip_hdr_e.PJSIP_H_CALL_ID, "Duplicate Call-ID"),
+            (pjsip_hdr_e.PJSIP_H_CSEQ, "Duplicate CSeq"),
+            (pjsip_hdr_e.PJSIP_H_MAX_FORWARDS, "Duplicate Max-Forwards"),
+            (pjsip_hdr_e.PJSIP_H_CONTENT_TYPE, "Duplicate Content-Type"),
+            (pjsip_hdr_e.PJSIP_H_EXPIRES, "Duplicate Expires"),
+        ];
+
+        private static string? RepeatedSingleHeader(pjsip_msg* message)
+        {
+            foreach (var (type, problem) in SingleHeaders)
+            {
+                var first = (pjsip_hdr*)PjsipSipMsg.pjsip_msg_find_hdr(message, type, null);
+                if (first != null && PjsipSipMsg.pjsip_msg_find_hdr(message, type, first->next) != null)
+                    return problem;
+            }
+            return null;
         }
 
         private static ReadOnlySpan<byte> UriScheme(pjsip_uri* uri)

@@ -91,7 +91,7 @@ public sealed class SecurityDirectory
         AorsById = aors;
         Generation = Interlocked.Increment(ref s_generation);
         Artificial = byIndex[0];
-        IdentifierOrder = ParseOrder(global.EndpointIdentifierOrder);
+        IdentifierMethods = [.. ParseOrder(global.EndpointIdentifierOrder)];
     }
 
     public GlobalSettings Global { get; }
@@ -106,7 +106,10 @@ public sealed class SecurityDirectory
     internal AclRule[] GlobalAcl { get; }
 
     /// <summary><c>global/endpoint_identifier_order</c>, as methods.</summary>
-    public IReadOnlyList<IdentifyMethod> IdentifierOrder { get; }
+    public IReadOnlyList<IdentifyMethod> IdentifierOrder => IdentifierMethods;
+
+    // An array, so the per-request loop over it allocates no enumerator.
+    internal IdentifyMethod[] IdentifierMethods { get; }
 
     internal int Generation { get; }
 

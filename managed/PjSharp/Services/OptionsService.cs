@@ -11,6 +11,7 @@ public sealed unsafe class OptionsService : SipService, IDisposable
 {
     private readonly SipEndpoint _endpoint;
     private readonly bool _rejectOthers;
+    private readonly PjSharp.Interception.SecurityEvents? _events;
     private readonly Lock _rebuild = new();
     // Every snapshot's pool lives until Dispose: another worker may still be answering with it.
     private readonly List<nint> _pools = [];
@@ -19,12 +20,14 @@ public sealed unsafe class OptionsService : SipService, IDisposable
 
     /// <param name="endpoint">The endpoint whose capabilities the answer advertises.</param>
     /// <param name="rejectUnhandled">Also answer other out-of-dialog requests (not ACK) with 501 Not Implemented.</param>
-    public OptionsService(SipEndpoint endpoint, bool rejectUnhandled = false)
+    /// <param name="events">Where a 501 is reported as the security event "request not supported".</param>
+    public OptionsService(SipEndpoint endpoint, bool rejectUnhandled = false, PjSharp.Interception.SecurityEvents? events = null)
         : base("pjsharp-options", SipServicePriority.Application)
     {
         ArgumentNullException.ThrowIfNull(endpoint);
         _endpoint = endpoint;
         _rejectOthers = rejectUnhandled;
+        _events = events;
     }
 
     public override IReadOnlyCollection<string> Methods => ["OPTIONS"];
@@ -43,6 +46,7 @@ public sealed unsafe class OptionsService : SipService, IDisposable
         {
             // pjsip's own reason text for 501, so the answer allocates nothing.
             request.RespondStateless(501);
+            _events?.RequestNotSupported(request.SourceAddress, request.MethodName);
             return true;
         }
         return false;

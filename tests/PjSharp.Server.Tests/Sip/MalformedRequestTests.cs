@@ -62,6 +62,10 @@ public sealed class MalformedRequestTests
             return r;
         }, [416]));
         yield return Data(new("Require: foo -> 420 with Unsupported: foo", false, r => r.With("Require: foo"), [420]));
+        yield return Data(new("two From headers -> 400", false, r => r.With("From: <sip:other@127.0.0.1>;tag=x"), [400]));
+        yield return Data(new("two Call-ID headers -> 400", false, r => r.With("Call-ID: another"), [400]));
+        yield return Data(new("two CSeq headers -> 400", false, r => r.With("CSeq: 2 OPTIONS"), [400]));
+        yield return Data(new("malformed From display name -> 400", false, r => r.Replace("From", "From: \"unterminated <sip:tester@127.0.0.1>;tag=1"), [400]));
         yield return Data(new("unknown method -> 501 or 405", false, r =>
         {
             r.Method = "FROBNICATE";

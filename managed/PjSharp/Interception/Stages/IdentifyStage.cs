@@ -18,7 +18,7 @@ public sealed class IdentifyStage(SecurityEvents events) : InterceptionStage("id
     {
         if (context.Endpoint == null)
         {
-            foreach (var method in context.Directory.IdentifierOrder)
+            foreach (var method in context.Directory.IdentifierMethods)
             {
                 var found = method switch
                 {
