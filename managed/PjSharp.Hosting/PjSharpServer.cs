@@ -32,10 +32,13 @@ public sealed partial class PjSharpServer : IHostedService, IAsyncDisposable
     private readonly SemaphoreSlim _reload = new(1, 1);
     private int _directoryRebuildPending;
 
+    private readonly IServiceProvider _provider;
+
     public PjSharpServer(
         IOptions<PjSharpOptions> options, ILoggerFactory loggerFactory, IMeterFactory meterFactory,
-        IEnumerable<InterceptionStage> stages, IEnumerable<IPjSharpComponent> components)
+        IEnumerable<InterceptionStage> stages, IEnumerable<IPjSharpComponent> components, IServiceProvider services)
     {
+        _provider = services;
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(meterFactory);
         _options = options.Value;
@@ -209,6 +212,8 @@ public sealed partial class PjSharpServer : IHostedService, IAsyncDisposable
 
     private async Task<ObjectStore> OpenStoreAsync(CancellationToken cancellationToken)
     {
+        if (_provider.GetService(typeof(ObjectStoreFactory)) is ObjectStoreFactory factory)
+            return await factory.CreateAsync(_provider, cancellationToken).ConfigureAwait(false);
         var database = await SqliteBackend.OpenAsync(
             new SqliteBackendOptions { Path = _options.Database, LoggerFactory = _loggerFactory }, cancellationToken).ConfigureAwait(false);
         try

@@ -48,10 +48,28 @@ public sealed class PjSharpBuilder(IServiceCollection services)
         return this;
     }
 
+    /// <summary>
+    /// Where the server's objects come from, instead of the configuration file and the SQLite
+    /// database of <see cref="PjSharpOptions"/>: any chain of backends (PostgreSQL for several
+    /// nodes, appsettings.json, your own). The server disposes the store when it stops.
+    /// </summary>
+    public PjSharpBuilder UseObjectStore(Func<IServiceProvider, CancellationToken, Task<DataAccess.ObjectStore>> factory)
+    {
+        ArgumentNullException.ThrowIfNull(factory);
+        Services.AddSingleton(new ObjectStoreFactory(factory));
+        return this;
+    }
+
     /// <summary>A component started with the server, after interception.</summary>
     public PjSharpBuilder AddComponent<TComponent>() where TComponent : class, IPjSharpComponent
     {
         Services.AddSingleton<IPjSharpComponent, TComponent>();
         return this;
     }
+}
+
+/// <summary>The store <see cref="PjSharpBuilder.UseObjectStore"/> registered.</summary>
+internal sealed class ObjectStoreFactory(Func<IServiceProvider, CancellationToken, Task<DataAccess.ObjectStore>> create)
+{
+    public Task<DataAccess.ObjectStore> CreateAsync(IServiceProvider services, CancellationToken cancellationToken) => create(services, cancellationToken);
 }

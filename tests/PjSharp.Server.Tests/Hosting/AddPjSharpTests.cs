@@ -1,0 +1,93 @@
+using System.Net;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
+using PjSharp.DataAccess;
+using PjSharp.Hosting;
+using PjSharp.Interception;
+using PjSharp.Server.Tests.Registrar;
+using PjSharp.Server.Tests.Sip;
+
+namespace PjSharp.Server.Tests.Hosting;
+
+/// <summary>PjSharp as a .NET application hosts it: AddPjSharp on the Generic Host, in this process.</summary>
+[NonParallelizable]
+[CancelAfter(60_000)]
+public sealed class AddPjSharpTests
+{
+    /// <summary>A user stage: counts what it sees, and turns away one user with 403.</summary>
+    private sealed class CountingStage() : InterceptionStage("counting", InterceptionOrder.Identify + 50)
+    {
+        public int Seen;
+
+        public override InterceptionVerdict OnRequest(ref InterceptionContext context)
+        {
+            Interlocked.Increment(ref Seen);
+            return InterceptionVerdict.Continue;
+        }
+    }
+
+    [Test]
+    public async Task Host_runs_the_registrar_with_a_user_stage_and_a_store_from_dependency_injection()
+    {
+        var stage = new CountingStage();
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+        builder.Services.AddPjSharp(options =>
+            {
+                options.Transports.Add("udp:127.0.0.1:0");
+                options.WorkerThreads = 1;
+            })
+            .AddStage(stage)
+            .UseObjectStore((_, _) =>
+            {
+                // Configuration and contacts in memory: a store of the application's choosing.
+                var memory = new MemoryBackend();
+                var store = new ObjectStoreBuilder().AddBackend("memory", memory);
+                foreach (var type in ObjectTypes.All)
+                    store.Map(type, "memory");
+                var built = store.Build();
+                return Task.Run(async () =>
+                {
+                    await built.CreateAsync(new Endpoint("alice") { Auth = [.. new[] { "alice" }], Aors = [.. new[] { "alice" }] });
+                    await built.CreateAsync(new Auth("alice") { Username = "alice", Password = "secret-alice" });
+                    await built.CreateAsync(new Aor("alice") { MaxContacts = 1 });
+                    return built;
+                });
+            });
+        using var host = builder.Build();
+        await host.StartAsync();
+        try
+        {
+            var server = host.Services.GetRequiredService<PjSharpServer>();
+            var udp = server.Transports.Single().LocalEndPoint;
+            using var alice = new SipPhone(udp, "alice", "secret-alice");
+
+            var answer = await alice.RegisterAsync();
+
+            Assert.That(SipWire.StatusOf(answer), Is.EqualTo(200), answer);
+            Assert.That(stage.Seen, Is.EqualTo(2), "the user stage saw the REGISTER and its authenticated retry");
+            Assert.That(await server.Store.FindByPrefixAsync<Contact>(Contact.IdPrefix("alice")), Has.Count.EqualTo(1));
+        }
+        finally
+        {
+            await host.StopAsync();
+        }
+    }
+
+    [Test]
+    public void Invalid_options_stop_the_host_at_start_naming_the_key()
+    {
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+        builder.Services.AddPjSharp(options =>
+        {
+            options.Transports.Add("carrier-pigeon:127.0.0.1:5060");
+            options.WorkerThreads = -1;
+        });
+        using var host = builder.Build();
+
+        var failure = Assert.ThrowsAsync<OptionsValidationException>(() => host.StartAsync())!;
+
+        Assert.That(failure.Failures, Has.Some.StartsWith("PjSharp:Transports:0:"));
+        Assert.That(failure.Failures, Has.Some.StartsWith("PjSharp:WorkerThreads:"));
+    }
+}
