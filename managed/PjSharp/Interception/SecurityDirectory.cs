@@ -77,11 +77,14 @@ public sealed class SecurityDirectory
     private readonly Dictionary<string, EndpointIdentity> _endpoints;
     private readonly Dictionary<string, EndpointIdentity>.AlternateLookup<ReadOnlySpan<char>> _endpointsBySpan;
     private readonly (IPNetwork Network, EndpointIdentity Endpoint)[] _addressRules;
+    private readonly (string Name, string Value, EndpointIdentity Endpoint)[] _headerRules;
 
     private SecurityDirectory(
         Dictionary<string, EndpointIdentity> endpoints, EndpointIdentity[] byIndex,
-        (IPNetwork, EndpointIdentity)[] addressRules, AclRule[] globalAcl, GlobalSettings global, Dictionary<string, Aor> aors)
+        (IPNetwork, EndpointIdentity)[] addressRules, (string, string, EndpointIdentity)[] headerRules,
+        AclRule[] globalAcl, GlobalSettings global, Dictionary<string, Aor> aors)
     {
+        _headerRules = headerRules;
         _endpoints = endpoints;
         _endpointsBySpan = endpoints.GetAlternateLookup<ReadOnlySpan<char>>();
         ByIndex = byIndex;
@@ -127,6 +130,27 @@ public sealed class SecurityDirectory
         }
         return null;
     }
+
+    /// <summary>
+    /// The endpoint whose <c>identify</c> names a header the request carries with that value
+    /// (<c>match_header = X-Name: value</c>, the value compared without regard to case). Requests
+    /// are only looked at when such rules exist.
+    /// </summary>
+    public EndpointIdentity? FindByHeader(SipRequest request)
+    {
+        foreach (var (name, value, endpoint) in _headerRules)
+        {
+            foreach (var present in request.GetHeaders(name))
+            {
+                if (present.Trim().Equals(value, StringComparison.OrdinalIgnoreCase))
+                    return endpoint;
+            }
+        }
+        return null;
+    }
+
+    /// <summary>Whether any <c>identify</c> matches by header.</summary>
+    internal bool HasHeaderRules => _headerRules.Length > 0;
 
     /// <summary>Whether <paramref name="rules"/> let the address through: the last matching rule decides; none matching permits.</summary>
     internal static bool Permits(AclRule[] rules, SourceAddress source)
@@ -201,17 +225,21 @@ public sealed class SecurityDirectory
             byId[endpoint.Id] = identity;
         }
         var addressRules = new List<(IPNetwork, EndpointIdentity)>();
+        var headerRules = new List<(string, string, EndpointIdentity)>();
         foreach (var identify in identifies)
         {
             if (!byId.TryGetValue(identify.Endpoint, out var owner))
                 continue;
             foreach (var network in identify.MatchNetworks)
                 addressRules.Add((network, owner));
+            var colon = identify.MatchHeader.IndexOf(':', StringComparison.Ordinal);
+            if (colon > 0)
+                headerRules.Add((identify.MatchHeader[..colon].Trim(), identify.MatchHeader[(colon + 1)..].Trim(), owner));
         }
         // The most specific network wins, whatever the file order.
         addressRules.Sort((a, b) => b.Item1.PrefixLength.CompareTo(a.Item1.PrefixLength));
         var globalAcl = aclById.Values.OrderBy(a => a.Id, StringComparer.Ordinal).SelectMany(a => a.Rules.AsSpan().ToArray()).ToArray();
-        return new SecurityDirectory(byId, [.. byIndex], [.. addressRules], globalAcl, settings, aorById);
+        return new SecurityDirectory(byId, [.. byIndex], [.. addressRules], [.. headerRules], globalAcl, settings, aorById);
     }
 
     private static List<IdentifyMethod> ParseOrder(ValueList<string> order)

@@ -141,6 +141,20 @@ public sealed class RegistrarTests
     }
 
     [Test]
+    public async Task Stored_sha256_digest_registers_without_a_plain_password()
+    {
+        var digest = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData("alice:asterisk:secret-alice"u8));
+        var config = RegistrarTestServer.Phones().Replace("password=secret-alice", $"password_digest=SHA-256:{digest}", StringComparison.Ordinal);
+        await using var server = await RegistrarTestServer.StartAsync(config, "--auth-algorithm", "SHA-256", "--auth-algorithm", "MD5");
+        using var sha = server.Phone("alice");
+        sha.Algorithm = "SHA-256";
+        using var md5 = server.Phone("alice");
+
+        Assert.That(SipWire.StatusOf(await sha.RegisterAsync()), Is.EqualTo(200), "the stored SHA-256 digest serves SHA-256");
+        Assert.That(SipWire.StatusOf(await md5.RegisterAsync()), Is.EqualTo(401), "and nothing else: no MD5 secret is stored");
+    }
+
+    [Test]
     public async Task Strongest_algorithm_is_offered_first_when_several_are()
     {
         await using var server = await RegistrarTestServer.StartAsync(RegistrarTestServer.Phones(),
@@ -252,6 +266,35 @@ public sealed class RegistrarTests
         using var again = server.Phone("alice");
         var query = await again.RegisterAsync(contacts: [], expires: null);
         Assert.That(SipWire.HeaderValues(query, "Contact", "m"), Has.One.StartsWith($"<{alice.ContactUri}>;expires="), query);
+    }
+
+    [Test]
+    public async Task Endpoint_identified_by_a_header_registers_without_credentials()
+    {
+        var config = RegistrarTestServer.Phones(more: """
+            [trunk]
+            type=endpoint
+            context=default
+            identify_by=header
+            aors=trunk
+
+            [trunk]
+            type=aor
+            max_contacts=1
+
+            [trunk-by-key]
+            type=identify
+            endpoint=trunk
+            match_header=X-Trunk-Key: s3cr3t
+            """).Replace("endpoint_identifier_order=username,ip", "endpoint_identifier_order=header,username", StringComparison.Ordinal);
+        await using var server = await RegistrarTestServer.StartAsync(config);
+        using var trunk = server.Phone("trunk");
+
+        var withKey = await trunk.SendAsync(trunk.Register(headers: ["X-Trunk-Key: s3cr3t"]));
+        var withoutKey = await trunk.SendAsync(trunk.Register());
+
+        Assert.That(SipWire.StatusOf(withKey), Is.EqualTo(200), withKey);
+        Assert.That(SipWire.StatusOf(withoutKey), Is.EqualTo(401), "without the header nobody claims it");
     }
 
     [Test]

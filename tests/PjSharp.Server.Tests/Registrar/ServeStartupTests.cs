@@ -58,4 +58,14 @@ public sealed class ServeStartupTests
         Assert.That(exit, Is.EqualTo(2), output);
         Assert.That(output, Does.Contain("PjSharp:Security:DigestAlgorithms:0: 'SHA-1' is not one of MD5, SHA-256, SHA-512-256"));
     }
+
+    [Test]
+    public async Task Password_digest_of_the_wrong_length_is_an_error_naming_line_and_key()
+    {
+        var (exit, output) = await ServeAsync("[alice]\ntype=auth\nusername=alice\npassword_digest=SHA-256:0123abcd\n");
+
+        Assert.That(exit, Is.EqualTo(1), output);
+        Assert.That(output, Does.Match(@"pjsip\.conf:4: auth 'alice': .*password_digest.*64 hexadecimal digits"));
+        Assert.That(output, Does.Not.Contain("0123abcd"));
+    }
 }

@@ -101,18 +101,30 @@ internal sealed class StoredCredential
         return credential;
     }
 
-    /// <summary>From a configured <c>type=auth</c> object; an empty realm there means <paramref name="defaultRealm"/>.</summary>
+    /// <summary>
+    /// From a configured <c>type=auth</c> object; an empty realm there means <paramref name="defaultRealm"/>.
+    /// A plain password serves every algorithm; <c>md5_cred</c> and each <c>password_digest</c> serve theirs.
+    /// </summary>
     public static StoredCredential FromAuth(Auth auth, string defaultRealm)
     {
         ArgumentNullException.ThrowIfNull(auth);
         ArgumentNullException.ThrowIfNull(defaultRealm);
         var realm = auth.Realm.Length > 0 ? auth.Realm : defaultRealm;
         var lifetime = (int)Math.Clamp(auth.NonceLifetime, 1u, int.MaxValue / 1000);
-        return auth.AuthType switch
+        var credential = auth.AuthType switch
         {
             AuthType.Md5 => FromHash(auth.Username, realm, DigestAlgorithm.Md5, auth.Md5Cred, lifetime),
-            _ => FromPassword(auth.Username, realm, auth.Password, lifetime),
+            _ when auth.Password.Length > 0 => FromPassword(auth.Username, realm, auth.Password, lifetime),
+            _ => new StoredCredential(auth.Username, realm, lifetime),
         };
+        foreach (var entry in auth.PasswordDigests)
+        {
+            var colon = entry.IndexOf(':', StringComparison.Ordinal);
+            if (colon < 0 || !DigestAlgorithms.TryParse(System.Text.Encoding.ASCII.GetBytes(entry[..colon]), out var algorithm))
+                throw new ArgumentException($"The password_digest of user '{auth.Username}' names no known algorithm.", nameof(auth));
+            credential._ha1[(int)algorithm] = FromHash(auth.Username, realm, algorithm, entry[(colon + 1)..], lifetime)._ha1[(int)algorithm];
+        }
+        return credential;
     }
 
     public bool Supports(DigestAlgorithm algorithm) => DigestAlgorithms.IsDefined(algorithm) && _ha1[(int)algorithm] != null;

@@ -7,7 +7,7 @@ namespace PjSharp.Interception.Stages;
 /// Finds the endpoint a request belongs to, trying the methods of
 /// <c>global/endpoint_identifier_order</c> in turn: the From user (<c>username</c>), the
 /// Authorization username (<c>auth_username</c>), the source address through <c>identify</c>
-/// objects (<c>ip</c>). A request nobody claims meets the artificial endpoint, which is
+/// objects (<c>ip</c>), a header through <c>identify</c> objects' <c>match_header</c> (<c>header</c>). A request nobody claims meets the artificial endpoint, which is
 /// challenged like any other. Then the endpoint's own ACL applies.
 /// </summary>
 public sealed class IdentifyStage(SecurityEvents events) : InterceptionStage("identify", InterceptionOrder.Identify)
@@ -25,6 +25,7 @@ public sealed class IdentifyStage(SecurityEvents events) : InterceptionStage("id
                     IdentifyMethod.Username => ByName(context.Directory, context.Request.FromUser, IdentifyMethod.Username),
                     IdentifyMethod.AuthUsername => ByName(context.Directory, context.Request.AuthorizationUsername, IdentifyMethod.AuthUsername),
                     IdentifyMethod.Ip => context.Directory.FindByAddress(context.Source),
+                    IdentifyMethod.Header when context.Directory.HasHeaderRules => context.Directory.FindByHeader(context.Request),
                     _ => null,
                 };
                 if (found != null)
