@@ -223,6 +223,8 @@ public sealed partial class PjSharpServer : IHostedService, IAsyncDisposable
             {
                 var config = PjsipConfBackend.Load(file, _loggerFactory.CreateLogger("PjSharp.Config"));
                 builder.UseEmbeddedDefaults(config, database);
+                // The registrar keeps each AOR's bindings itself; a second copy in the store's cache would double them.
+                builder.NoCache(Contact.Type);
             }
             else
             {

@@ -3,6 +3,7 @@ var suites = new Dictionary<string, Func<string[], Task<int>>>(StringComparer.Or
 {
     ["sip-ladder"] = PjSharp.Benchmarks.Sip.SipRateLadder.RunAsync,
     ["register-ladder"] = PjSharp.Benchmarks.Sip.RegisterLadder.RunAsync,
+    ["registrar-memory"] = PjSharp.Benchmarks.Sip.RegistrarMemory.RunAsync,
     ["dataaccess"] = PjSharp.Benchmarks.DataAccess.DataAccessBenchmarks.RunAsync,
 };
 if (args.Length == 0 || args[0] == "all")
