@@ -108,6 +108,21 @@ public sealed class RegistrarTests
     }
 
     [Test]
+    public async Task Oversized_or_broken_credentials_get_400_not_a_challenge()
+    {
+        await using var server = await RegistrarTestServer.StartAsync(RegistrarTestServer.Phones());
+        using var alice = server.Phone("alice");
+        var challenge = await alice.SendAsync(alice.Register());
+        var huge = System.Text.RegularExpressions.Regex.Replace(alice.Authorize(challenge!), "cnonce=\"[^\"]*\"", $"cnonce=\"{new string('x', 2000)}\"");
+
+        var oversized = await alice.SendAsync(alice.Register(authorization: huge));
+        var duplicated = await alice.SendAsync(alice.Register(authorization: alice.Authorize(challenge!) + ", nc=00000002"));
+
+        Assert.That(SipWire.StatusOf(oversized), Is.EqualTo(400), oversized);
+        Assert.That(SipWire.StatusOf(duplicated), Is.EqualTo(400), duplicated);
+    }
+
+    [Test]
     public async Task Expired_nonce_is_challenged_with_stale_and_the_fresh_one_works()
     {
         var config = RegistrarTestServer.Phones().Replace("password=secret-alice", "password=secret-alice\nnonce_lifetime=1", StringComparison.Ordinal);

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using PjSharp.Interception.Security;
 using PjSharp.Interop;
+using System.Text;
 using PjSharp.Messages;
 
 namespace PjSharp.Interception.Stages;
@@ -80,13 +81,21 @@ public sealed unsafe class AuthenticationStage : InterceptionStage
             return InterceptionVerdict.Stop;
         }
 
-        var buffer = stackalloc byte[HeaderBufferSize];
-        var printed = PjsipSipMsg.pjsip_hdr_print_on(authorization, buffer, HeaderBufferSize);
-        if (printed <= 0)
-            return Reject(ref context, 400);
-        var line = new ReadOnlySpan<byte>(buffer, printed);
-        var colon = line.IndexOf((byte)':');
-        var parsed = DigestCredentials.TryParse(line[(colon + 1)..].TrimStart((byte)' '), out var credentials);
+        // The header as the client wrote it: pjsip's parse keeps one value per parameter, so a
+        // repeated or oversized parameter is only visible in the raw bytes.
+        Span<byte> buffer = stackalloc byte[HeaderBufferSize];
+        var value = RawAuthorization(request.RawMessage, buffer);
+        if (value.IsEmpty)
+        {
+            int printed;
+            fixed (byte* pointer = buffer)
+                printed = PjsipSipMsg.pjsip_hdr_print_on(authorization, pointer, HeaderBufferSize);
+            if (printed <= 0)
+                return Reject(ref context, 400);
+            ReadOnlySpan<byte> line = buffer[..printed];
+            value = line[(line.IndexOf((byte)':') + 1)..].TrimStart((byte)' ');
+        }
+        var parsed = DigestCredentials.TryParse(value, out var credentials);
         if (parsed is DigestParseResult.Malformed or DigestParseResult.Oversized)
             return Reject(ref context, 400);
 
@@ -114,6 +123,48 @@ public sealed unsafe class AuthenticationStage : InterceptionStage
                 SendChallenge(ref context, challenge, stale: verdict == DigestVerification.Replayed);
                 return InterceptionVerdict.Stop;
         }
+    }
+
+    /// <summary>
+    /// The value of the first Digest Authorization header in the raw message, unfolded into
+    /// <paramref name="destination"/>; empty when there is none or it does not fit.
+    /// </summary>
+    internal static ReadOnlySpan<byte> RawAuthorization(ReadOnlySpan<byte> message, Span<byte> destination)
+    {
+        var end = message.IndexOf("\r\n\r\n"u8);
+        var head = end < 0 ? message : message[..end];
+        var position = 0;
+        while (position < head.Length)
+        {
+            var next = head[position..].IndexOf("\r\n"u8);
+            var line = next < 0 ? head[position..] : head[position..(position + next)];
+            position = next < 0 ? head.Length : position + next + 2;
+            var colon = line.IndexOf((byte)':');
+            if (colon <= 0 || !Ascii.EqualsIgnoreCase(line[..colon].TrimEnd((byte)' ').TrimEnd((byte)'\t'), "Authorization"u8))
+                continue;
+            var value = line[(colon + 1)..].Trim((byte)' ');
+            if (!value.StartsWith("Digest"u8) && !value.StartsWith("digest"u8) && !value.StartsWith("DIGEST"u8))
+                continue;
+            var length = 0;
+            if (value.Length > destination.Length)
+                return default;
+            value.CopyTo(destination);
+            length = value.Length;
+            // Continuation lines (RFC 3261 §7.3.1) start with white space.
+            while (position < head.Length && (head[position] == (byte)' ' || head[position] == (byte)'\t'))
+            {
+                next = head[position..].IndexOf("\r\n"u8);
+                var more = (next < 0 ? head[position..] : head[position..(position + next)]).Trim((byte)' ').Trim((byte)'\t');
+                position = next < 0 ? head.Length : position + next + 2;
+                if (length + 1 + more.Length > destination.Length)
+                    return default;
+                destination[length++] = (byte)' ';
+                more.CopyTo(destination[length..]);
+                length += more.Length;
+            }
+            return destination[..length];
+        }
+        return default;
     }
 
     private bool IsUnauthenticated(ReadOnlySpan<byte> method)
