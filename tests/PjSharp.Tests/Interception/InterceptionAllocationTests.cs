@@ -2,6 +2,7 @@ using System.Globalization;
 using Microsoft.Extensions.Logging;
 using PjSharp.DataAccess;
 using PjSharp.Interception;
+using PjSharp.Interception.Security;
 using PjSharp.Interception.Stages;
 using PjSharp.Interception.Trace;
 using PjSharp.Tests.Support;
@@ -60,6 +61,47 @@ public sealed class InterceptionAllocationTests
             var perRequest = BytesPerRequest(server, _ => RawSipClient.Options(client.Local), client, 200);
             Assert.That(perRequest, Is.LessThan(1.0), $"{perRequest:0.0} bytes per request");
             Assert.That(events.Count(SecurityEventKind.InvalidEndpoint), Is.GreaterThanOrEqualTo(2300), "each request met the artificial endpoint");
+        }
+    }
+
+    /// <summary>Stands in for the registrar: answers what passed interception, allocating nothing itself.</summary>
+    private sealed class AcceptRegister() : PjSharp.Services.SipService("accept-register", PjSharp.Services.SipServicePriority.Application)
+    {
+        public override bool OnRequest(SipRequest request)
+        {
+            if (request.Method != SipMethod.Register)
+                return false;
+            request.RespondStateless(200);
+            return true;
+        }
+    }
+
+    [Test]
+    public void Verifying_good_credentials_allocates_nothing()
+    {
+        var (server, events) = Start();
+        using (server)
+        using (events)
+        {
+            server.Endpoint.RegisterService(new AcceptRegister());
+            using var client = new RawSipClient(server.Udp);
+            Assert.That(client.Exchange(Register(client, "alice", 1), Answer, out var challenge), Is.EqualTo(401));
+            var header = challenge!.Split("\r\n").First(l => l.StartsWith("WWW-Authenticate:", StringComparison.Ordinal));
+            var nonce = System.Text.RegularExpressions.Regex.Match(header, "nonce=\"([^\"]+)\"").Groups[1].Value;
+            // Built before measuring: only the server's side is counted.
+            var requests = Enumerable.Range(1, 2301).Select(nc =>
+            {
+                var authorization = PjSharp.Tests.Interception.Security.DigestClient.Authorization(DigestAlgorithm.Md5, "alice", "asterisk", "secret", nonce,
+                    uri: "sip:127.0.0.1", nc: (uint)nc, cnonce: nc.ToString("x8", CultureInfo.InvariantCulture));
+                return Register(client, "alice", nc + 1).Replace("Content-Length: 0", $"Authorization: {authorization}\r\nContent-Length: 0", StringComparison.Ordinal);
+            }).ToArray();
+            client.Exchange(requests[0], Answer, out var first);
+            var status = RawSipClient.StatusOf(first);
+            Assert.That(status, Is.EqualTo(200), first);
+            var next = 1;
+            var perRequest = BytesPerRequest(server, _ => requests[next++], client, status);
+            Assert.That(perRequest, Is.LessThan(1.0), $"{perRequest:0.0} bytes per request");
+            Assert.That(events.Count(SecurityEventKind.AuthenticationSucceeded), Is.GreaterThanOrEqualTo(2000));
         }
     }
 
