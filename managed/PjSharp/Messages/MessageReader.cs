@@ -46,16 +46,24 @@ internal static unsafe class MessageReader
         var size = PrintBufferSize;
         while (true)
         {
-            var buffer = new byte[size];
-            int length;
-            fixed (byte* pointer = buffer)
-                length = PjsipSipMsg.pjsip_hdr_print_on(header, pointer, (nuint)size);
-            if (length >= 0)
+            // Pooled: a REGISTER reads several headers, and a fresh buffer each time is garbage.
+            var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(size);
+            try
             {
-                var line = buffer.AsSpan(0, length);
-                var colon = line.IndexOf((byte)':');
-                var value = colon >= 0 ? line[(colon + 1)..] : line;
-                return Encoding.UTF8.GetString(value.Trim((byte)' '));
+                int length;
+                fixed (byte* pointer = buffer)
+                    length = PjsipSipMsg.pjsip_hdr_print_on(header, pointer, (nuint)buffer.Length);
+                if (length >= 0)
+                {
+                    var line = buffer.AsSpan(0, length);
+                    var colon = line.IndexOf((byte)':');
+                    var value = colon >= 0 ? line[(colon + 1)..] : line;
+                    return Encoding.UTF8.GetString(value.Trim((byte)' '));
+                }
+            }
+            finally
+            {
+                System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
             }
             if (size >= 1 << 20)
                 return null;

@@ -93,15 +93,25 @@ public sealed partial class RegistrarService : SipService, IAsyncDisposable
             request.RespondStateless(404);
             return true;
         }
-        if (!ContactHeaderParser.TryParse(request.GetHeaders("Contact"), out var contacts, out var error))
+        // Reading the request (strings, Contact parsing) is the servant's work, off this thread.
+        var clone = request.Clone();
+        if (!_servants.TryEnqueue(aor.Id, new RegisterWork(this, aor, endpoint.Id, clone)))
         {
-            LogBadContact(_logger, endpoint.Id, error ?? "");
-            request.RespondStateless(400);
-            return true;
+            clone.Dispose();
+            LogOverloaded(_logger, aor.Id);
+            request.RespondStateless(503, _retryAfter);
         }
+        return true;
+    }
+
+    /// <summary>What the planner needs, read off the request; null when its Contact headers do not parse.</summary>
+    private static (RegisterRequest? Request, string? Error) ReadRegistration(SipRequest request)
+    {
+        if (!ContactHeaderParser.TryParse(request.GetHeaders("Contact"), out var contacts, out var error))
+            return (null, error);
         var expires = request.Expires;
         var source = request.Source;
-        var registration = new RegisterRequest
+        return (new RegisterRequest
         {
             Contacts = contacts!,
             Expires = expires is >= 0 ? (uint)expires.Value : null,
@@ -112,17 +122,7 @@ public sealed partial class RegistrarService : SipService, IAsyncDisposable
             UserAgent = request.GetHeader("User-Agent") ?? "",
             ViaAddress = source?.Address.ToString() ?? "",
             ViaPort = (uint)(source?.Port ?? 0),
-            Endpoint = endpoint.Id,
-            RegistrationServer = _options.NodeName,
-        };
-        var clone = request.Clone();
-        if (!_servants.TryEnqueue(aor.Id, new RegisterWork(this, aor, registration, clone)))
-        {
-            clone.Dispose();
-            LogOverloaded(_logger, aor.Id);
-            request.RespondStateless(503, _retryAfter);
-        }
-        return true;
+        }, null);
     }
 
     private static Aor? FindAor(EndpointIdentity endpoint, ReadOnlySpan<byte> user)
@@ -140,10 +140,18 @@ public sealed partial class RegistrarService : SipService, IAsyncDisposable
         return null;
     }
 
-    private async Task HandleAsync(Aor aor, RegisterRequest registration, SipRequestClone request, CancellationToken cancellationToken)
+    private async Task HandleAsync(Aor aor, string endpoint, SipRequestClone request, CancellationToken cancellationToken)
     {
         try
         {
+            var (read, error) = request.Read(ReadRegistration);
+            if (read == null)
+            {
+                LogBadContact(_logger, endpoint, error ?? "");
+                request.RespondStateless(400);
+                return;
+            }
+            var registration = read with { Endpoint = endpoint, RegistrationServer = _options.NodeName };
             if (!_bindings.TryGetValue(aor.Id, out var current))
             {
                 current = await _store.FindByPrefixAsync<Contact>(Contact.IdPrefix(aor.Id), cancellationToken).ConfigureAwait(false);
@@ -282,10 +290,10 @@ public sealed partial class RegistrarService : SipService, IAsyncDisposable
         }
     }
 
-    private sealed class RegisterWork(RegistrarService registrar, Aor aor, RegisterRequest registration, SipRequestClone request) : ServantWork
+    private sealed class RegisterWork(RegistrarService registrar, Aor aor, string endpoint, SipRequestClone request) : ServantWork
     {
         public override async ValueTask RunAsync(CancellationToken cancellationToken) =>
-            await registrar.HandleAsync(aor, registration, request, cancellationToken).ConfigureAwait(false);
+            await registrar.HandleAsync(aor, endpoint, request, cancellationToken).ConfigureAwait(false);
     }
 
     [LoggerMessage(EventId = 1201, Level = LogLevel.Information, Message = "REGISTER from endpoint {Endpoint} names AOR '{Aor}', which is not one of its aors")]
