@@ -96,29 +96,5 @@ internal static unsafe class NativeLog
     }
 
     /// <summary>pjlib's line as text; packet dumps inside it carry client bytes, so control characters and invalid UTF-8 are escaped.</summary>
-    internal static string Escape(ReadOnlySpan<byte> raw)
-    {
-        var text = new StringBuilder(raw.Length);
-        var position = 0;
-        while (position < raw.Length)
-        {
-            var status = Rune.DecodeFromUtf8(raw[position..], out var rune, out var consumed);
-            if (status != System.Buffers.OperationStatus.Done)
-            {
-                text.Append(System.Globalization.CultureInfo.InvariantCulture, $"\\x{raw[position]:X2}");
-                position++;
-                continue;
-            }
-            if (rune.Value == '\n')
-                text.Append("\\n");
-            else if (rune.Value == '\r')
-                text.Append("\\r");
-            else if (Rune.IsControl(rune))
-                text.Append(System.Globalization.CultureInfo.InvariantCulture, $"\\x{rune.Value:X2}");
-            else
-                text.Append(rune.ToString());
-            position += consumed;
-        }
-        return text.ToString();
-    }
+    internal static string Escape(ReadOnlySpan<byte> raw) => PjSharp.Interception.Security.LogText.Escape(raw, 16_384);
 }
