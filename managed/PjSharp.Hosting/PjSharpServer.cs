@@ -46,7 +46,7 @@ public sealed partial class PjSharpServer : IHostedService, IAsyncDisposable
         _logger = loggerFactory.CreateLogger("PjSharp.Server");
         _userStages = stages;
         _components = components;
-        _meter = meterFactory.Create("PjSharp");
+        _meter = meterFactory.Create(Diagnostics.PjSharpMetrics.MeterName);
     }
 
     public PjSharpOptions Options => _options;

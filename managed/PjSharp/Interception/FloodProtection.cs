@@ -44,14 +44,13 @@ public sealed class FloodProtection
 
     public bool IsBlocked(SourceAddress source)
     {
-        var key = AddressKey.From(source);
         var now = Now;
-        return _failures.IsBlocked(key, now) || _unidentified.IsBlocked(key, now);
+        return _failures.IsBlocked(source, now) || _unidentified.IsBlocked(source, now);
     }
 
     /// <summary>Counts a failed authentication; true when the address is now blocked.</summary>
-    public bool RecordFailedAuthentication(SourceAddress source) => _failures.Record(AddressKey.From(source), Now);
+    public bool RecordFailedAuthentication(SourceAddress source) => _failures.Record(source, Now);
 
     /// <summary>Counts a request no endpoint claimed; true when the address is now blocked.</summary>
-    public bool RecordUnidentified(SourceAddress source) => _unidentified.Record(AddressKey.From(source), Now);
+    public bool RecordUnidentified(SourceAddress source) => _unidentified.Record(source, Now);
 }

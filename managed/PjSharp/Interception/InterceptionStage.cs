@@ -12,11 +12,11 @@ public enum InterceptionVerdict
 
 /// <summary>
 /// Where the built-in stages run; user stages pick a number between them. Lower runs first,
-/// like pjsip module priorities.
+/// like pjsip module priorities. (The SIP trace is not a stage: it sits below the transport
+/// layer, so it also sees what the stages drop.)
 /// </summary>
 public static class InterceptionOrder
 {
-    public const int Trace = 100;
     public const int Acl = 200;
     public const int FloodProtection = 300;
     public const int Identify = 400;

@@ -105,8 +105,7 @@ public sealed partial class SecurityEvents : IDisposable
 
     private bool ShouldLog(SourceAddress source)
     {
-        var key = AddressKey.From(source);
-        if (!_limiter.TryLog(key, _time.GetUtcNow().ToUnixTimeMilliseconds(), out var suppressed))
+        if (!_limiter.TryLog(source, _time.GetUtcNow().ToUnixTimeMilliseconds(), out var suppressed))
             return false;
         if (suppressed > 0)
             _logger.LogLinesSuppressed(suppressed, source.ToString());

@@ -6,17 +6,21 @@ namespace PjSharp.Interception;
 
 /// <summary>
 /// A request's source IP address as a value: IPv4 kept as IPv4-mapped IPv6, so one 16-byte key
-/// serves both families without allocating.
+/// serves both families without allocating. It can also stand for an IPv6 prefix: a host holds a
+/// whole /64, so a limiter counting per address would let it rotate through 2^64 of them.
 /// </summary>
 public readonly struct SourceAddress : IEquatable<SourceAddress>
 {
     private readonly ulong _high;
     private readonly ulong _low;
+    // Host bits cleared by WithIPv6Prefix; 0 for a whole address.
+    private readonly byte _clearedBits;
 
-    private SourceAddress(ulong high, ulong low)
+    private SourceAddress(ulong high, ulong low, byte clearedBits = 0)
     {
         _high = high;
         _low = low;
+        _clearedBits = clearedBits;
     }
 
     public static SourceAddress FromBytes(ReadOnlySpan<byte> address)
@@ -63,6 +67,22 @@ public readonly struct SourceAddress : IEquatable<SourceAddress>
 
     public bool IsIPv4Mapped => _high == 0 && (_low >> 32) == 0xffff;
 
+    /// <summary>This IPv6 address cut to its first <paramref name="prefixLength"/> bits; IPv4 addresses stay whole.</summary>
+    public SourceAddress WithIPv6Prefix(int prefixLength)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(prefixLength);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(prefixLength, 128);
+        var cleared = 128 - prefixLength;
+        if (IsIPv4Mapped || cleared <= _clearedBits)
+            return this;
+        var highMask = prefixLength >= 64 ? ulong.MaxValue : prefixLength == 0 ? 0 : ulong.MaxValue << (64 - prefixLength);
+        var lowMask = prefixLength <= 64 ? 0 : ulong.MaxValue << (128 - prefixLength);
+        return new SourceAddress(_high & highMask, _low & lowMask, (byte)cleared);
+    }
+
+    /// <summary>A hash keyed by <paramref name="seed"/>, so that positions in a limiter's table cannot be predicted.</summary>
+    internal int Hash(ulong seed) => HashCode.Combine(seed, _high, _low, _clearedBits);
+
     /// <summary>Writes the address's bytes (4 for IPv4, 16 for IPv6); returns how many.</summary>
     public int WriteBytes(Span<byte> destination)
     {
@@ -105,15 +125,17 @@ public readonly struct SourceAddress : IEquatable<SourceAddress>
         return true;
     }
 
-    public bool Equals(SourceAddress other) => _high == other._high && _low == other._low;
+    public bool Equals(SourceAddress other) => _high == other._high && _low == other._low && _clearedBits == other._clearedBits;
 
     public override bool Equals(object? obj) => obj is SourceAddress other && Equals(other);
 
-    public override int GetHashCode() => HashCode.Combine(_high, _low);
+    public override int GetHashCode() => HashCode.Combine(_high, _low, _clearedBits);
 
     public static bool operator ==(SourceAddress left, SourceAddress right) => left.Equals(right);
 
     public static bool operator !=(SourceAddress left, SourceAddress right) => !left.Equals(right);
 
-    public override string ToString() => ToIPAddress().ToString();
+    /// <summary><c>10.0.0.1</c>, <c>2001:db8::1</c>, or <c>2001:db8:1:2::/64</c> for a prefix.</summary>
+    public override string ToString() =>
+        _clearedBits > 0 ? string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{ToIPAddress()}/{128 - _clearedBits}") : ToIPAddress().ToString();
 }

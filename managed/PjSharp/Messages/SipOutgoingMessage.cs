@@ -28,9 +28,6 @@ public readonly unsafe ref struct SipOutgoingMessage
     /// <summary>pjsip's transport name: UDP, TCP, TLS, UDP6, ...</summary>
     public string Transport => _tdata->tp_info.transport == null ? "" : Marshalling.Utf8(_tdata->tp_info.transport->type_name);
 
-    internal bool IsStream => _tdata->tp_info.transport != null
-        && (_tdata->tp_info.transport->flag & (uint)pjsip_transport_flags_e.PJSIP_TRANSPORT_RELIABLE) != 0;
-
     /// <summary>The local address the message leaves from.</summary>
     internal (SourceAddress Address, int Port) Local => MessageReader.LocalAddress(_tdata->tp_info.transport);
 

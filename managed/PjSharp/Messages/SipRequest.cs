@@ -158,18 +158,7 @@ public readonly unsafe ref struct SipRequest
     {
         ArgumentNullException.ThrowIfNull(headers);
         PjThread.EnsureRegistered();
-        var tdata = StatelessResponse.Create(_endpoint, _rdata, statusCode);
-        try
-        {
-            foreach (var (name, value) in headers)
-                StatelessResponse.AddHeader(tdata, Encoding.UTF8.GetBytes(name), Encoding.UTF8.GetBytes(value));
-        }
-        catch
-        {
-            _ = PjsipSipTransport.pjsip_tx_data_dec_ref(tdata);
-            throw;
-        }
-        StatelessResponse.Send(_endpoint, _rdata, tdata);
+        StatelessResponse.Respond(_endpoint, _rdata, statusCode, headers);
     }
 
     /// <summary>Answers through a new server transaction, which absorbs retransmissions.</summary>
@@ -253,19 +242,7 @@ public sealed unsafe class SipRequestClone : IDisposable
         try
         {
             PjThread.EnsureRegistered();
-            var rdata = (pjsip_rx_data*)_handle.DangerousGetHandle();
-            var tdata = StatelessResponse.Create(_endpoint, rdata, statusCode);
-            try
-            {
-                foreach (var (name, value) in headers ?? [])
-                    StatelessResponse.AddHeader(tdata, Encoding.UTF8.GetBytes(name), Encoding.UTF8.GetBytes(value));
-            }
-            catch
-            {
-                _ = PjsipSipTransport.pjsip_tx_data_dec_ref(tdata);
-                throw;
-            }
-            StatelessResponse.Send(_endpoint, rdata, tdata);
+            StatelessResponse.Respond(_endpoint, (pjsip_rx_data*)_handle.DangerousGetHandle(), statusCode, headers);
         }
         finally
         {

@@ -33,6 +33,23 @@ internal static unsafe class StatelessResponse
         }
     }
 
+    /// <summary>Answers <paramref name="rdata"/> with <paramref name="statusCode"/> and these headers, in order (a name may repeat).</summary>
+    public static void Respond(SipEndpoint endpoint, pjsip_rx_data* rdata, int statusCode, IReadOnlyList<KeyValuePair<string, string>>? headers = null)
+    {
+        var tdata = Create(endpoint, rdata, statusCode);
+        try
+        {
+            foreach (var (name, value) in headers ?? [])
+                AddHeader(tdata, System.Text.Encoding.UTF8.GetBytes(name), System.Text.Encoding.UTF8.GetBytes(value));
+        }
+        catch
+        {
+            _ = PjsipSipTransport.pjsip_tx_data_dec_ref(tdata);
+            throw;
+        }
+        Send(endpoint, rdata, tdata);
+    }
+
     /// <summary>Sends to where RFC 3261 §18.2.2 says responses go; releases the response either way.</summary>
     public static void Send(SipEndpoint endpoint, pjsip_rx_data* rdata, pjsip_tx_data* tdata)
     {
@@ -44,7 +61,8 @@ internal static unsafe class StatelessResponse
         }
     }
 
-    private static void Append(pjsip_hdr* list, pjsip_hdr* header)
+    /// <summary>Links <paramref name="header"/> at the end of a header list (pjsip's own helper is inline).</summary>
+    public static void Append(pjsip_hdr* list, pjsip_hdr* header)
     {
         header->prev = list->prev;
         header->next = list;

@@ -85,23 +85,15 @@ public sealed unsafe class OptionsService : SipService, IDisposable
         var allow = PjsipSipMsg.pjsip_allow_hdr_create(pool);
         foreach (var method in methods.Take(PjConstants.PJSIP_GENERIC_ARRAY_MAX_COUNT))
             allow->values[(int)allow->count++] = PjStr.FromPool(pool, method);
-        Append(headers, (pjsip_hdr*)allow);
+        PjSharp.Messages.StatelessResponse.Append(headers, (pjsip_hdr*)allow);
 
         foreach (var type in new[] { pjsip_hdr_e.PJSIP_H_ACCEPT, pjsip_hdr_e.PJSIP_H_SUPPORTED })
         {
             var capability = PjsipSipEndpoint.pjsip_endpt_get_capability(_endpoint.Native, (int)type, null);
             if (capability != null)
-                Append(headers, (pjsip_hdr*)PjsipSipMsg.pjsip_hdr_clone(pool, capability));
+                PjSharp.Messages.StatelessResponse.Append(headers, (pjsip_hdr*)PjsipSipMsg.pjsip_hdr_clone(pool, capability));
         }
         return new Snapshot(version, headers);
-    }
-
-    private static void Append(pjsip_hdr* list, pjsip_hdr* header)
-    {
-        header->prev = list->prev;
-        header->next = list;
-        list->prev->next = header;
-        list->prev = header;
     }
 
     public void Dispose()

@@ -5,7 +5,7 @@ using Microsoft.Extensions.Logging;
 namespace PjSharp.Interception.Security;
 
 /// <summary>Lines a source could not log: report as "suppressed {Count} lines from {Source}".</summary>
-internal readonly record struct SuppressedLines(AddressKey Source, long Count);
+internal readonly record struct SuppressedLines(SourceAddress Source, long Count);
 
 /// <summary>
 /// Keeps an attacker from flooding the log: at most a few lines per source per window (one
@@ -70,7 +70,7 @@ internal sealed class LogLimiter
     /// Whether a line about <paramref name="source"/> may be written now. When it may and
     /// <paramref name="suppressedBefore"/> is above zero, write the summary first.
     /// </summary>
-    public bool TryLog(AddressKey source, long nowMs, out long suppressedBefore)
+    public bool TryLog(SourceAddress source, long nowMs, out long suppressedBefore)
     {
         suppressedBefore = 0;
         var key = source.WithIPv6Prefix(_ipv6PrefixLength);
@@ -168,7 +168,7 @@ internal sealed class LogLimiter
         }
     }
 
-    private ref Entry FindOrClaim(int bucket, AddressKey key, long nowMs)
+    private ref Entry FindOrClaim(int bucket, SourceAddress key, long nowMs)
     {
         var entries = _entries.AsSpan(bucket * Ways, Ways);
         var victim = 0;
@@ -191,7 +191,7 @@ internal sealed class LogLimiter
 
     private struct Entry
     {
-        public AddressKey Key;
+        public SourceAddress Key;
         public long WindowStartMs;
         public long LastSeenMs;
         public long Suppressed;

@@ -64,7 +64,7 @@ internal sealed class SourceRateLimiter
     public int Capacity => _entries.Length;
 
     /// <summary>Counts one event from <paramref name="source"/>; true when the source is over its limit (blocked).</summary>
-    public bool Record(AddressKey source, long nowMs)
+    public bool Record(SourceAddress source, long nowMs)
     {
         var key = source.WithIPv6Prefix(_ipv6PrefixLength);
         var bucket = Bucket(key);
@@ -89,7 +89,7 @@ internal sealed class SourceRateLimiter
     }
 
     /// <summary>Whether <paramref name="source"/> is blocked now, without counting an event.</summary>
-    public bool IsBlocked(AddressKey source, long nowMs)
+    public bool IsBlocked(SourceAddress source, long nowMs)
     {
         var key = source.WithIPv6Prefix(_ipv6PrefixLength);
         var bucket = Bucket(key);
@@ -122,11 +122,11 @@ internal sealed class SourceRateLimiter
         return active;
     }
 
-    private int Bucket(AddressKey key) => key.Hash(_seed) & _bucketMask;
+    private int Bucket(SourceAddress key) => key.Hash(_seed) & _bucketMask;
 
     private bool IsExpired(in Entry entry, long nowMs) => entry.BlockedUntilMs <= nowMs && nowMs - entry.WindowStartMs >= _windowMs;
 
-    private ref Entry FindOrClaim(int bucket, AddressKey key, long nowMs)
+    private ref Entry FindOrClaim(int bucket, SourceAddress key, long nowMs)
     {
         var entries = _entries.AsSpan(bucket * Ways, Ways);
         var victim = 0;
@@ -154,7 +154,7 @@ internal sealed class SourceRateLimiter
 
     private struct Entry
     {
-        public AddressKey Key;
+        public SourceAddress Key;
         public long WindowStartMs;
         public long LastSeenMs;
         public long BlockedUntilMs;

@@ -220,8 +220,7 @@ public sealed unsafe class AuthenticationStage : InterceptionStage
 
     private static InterceptionVerdict Reject(ref InterceptionContext context, int statusCode)
     {
-        var tdata = StatelessResponse.Create(context.SipEndpoint, context.Request.Native, statusCode);
-        StatelessResponse.Send(context.SipEndpoint, context.Request.Native, tdata);
+        StatelessResponse.Respond(context.SipEndpoint, context.Request.Native, statusCode);
         return InterceptionVerdict.Stop;
     }
 }

@@ -13,10 +13,7 @@ public sealed unsafe class FloodStage(FloodProtection protection, SecurityEvents
             return InterceptionVerdict.Continue;
         events.SourceBlocked(context.Source);
         if (protection.Options.AnswerBlocked && context.Request.Method != SipMethod.Ack)
-        {
-            var tdata = StatelessResponse.Create(context.SipEndpoint, context.Request.Native, 403);
-            StatelessResponse.Send(context.SipEndpoint, context.Request.Native, tdata);
-        }
+            StatelessResponse.Respond(context.SipEndpoint, context.Request.Native, 403);
         return InterceptionVerdict.Stop;
     }
 }

@@ -1,4 +1,5 @@
 using System.Net;
+using PjSharp.Interception;
 using PjSharp.Interception.Security;
 using PjSharp.Tests.Support;
 
@@ -6,8 +7,8 @@ namespace PjSharp.Tests.Interception.Security;
 
 public class LogLimiterTests
 {
-    private static readonly AddressKey Noisy = AddressKey.From(IPAddress.Parse("10.0.0.1"));
-    private static readonly AddressKey Quiet = AddressKey.From(IPAddress.Parse("10.0.0.2"));
+    private static readonly SourceAddress Noisy = SourceAddress.FromIPAddress(IPAddress.Parse("10.0.0.1"));
+    private static readonly SourceAddress Quiet = SourceAddress.FromIPAddress(IPAddress.Parse("10.0.0.2"));
 
     [Test]
     public void Five_lines_a_minute_then_a_summary_with_the_next_line()
@@ -72,7 +73,7 @@ public class LogLimiterTests
         var written = 0;
         for (var i = 0; i < 10_000; i++)
         {
-            if (limiter.TryLog(AddressKey.From([10, 1, (byte)(i >> 8), (byte)i]), 10, out _))
+            if (limiter.TryLog(SourceAddress.FromBytes([10, 1, (byte)(i >> 8), (byte)i]), 10, out _))
                 written++;
         }
         Assert.That(written, Is.EqualTo(100));
@@ -86,7 +87,7 @@ public class LogLimiterTests
         long held = 0;
         for (var i = 0; i < 1000; i++)
         {
-            var source = AddressKey.From([10, 2, (byte)(i >> 8), (byte)i]);
+            var source = SourceAddress.FromBytes([10, 2, (byte)(i >> 8), (byte)i]);
             limiter.TryLog(source, i, out _);
             if (!limiter.TryLog(source, i, out _))
                 held++;
@@ -106,7 +107,7 @@ public class LogLimiterTests
         {
             for (var i = 0; i < 10_000; i++)
             {
-                if (limiter.TryLog(AddressKey.From([10, 3, 0, (byte)(i % 50)]), 5, out _))
+                if (limiter.TryLog(SourceAddress.FromBytes([10, 3, 0, (byte)(i % 50)]), 5, out _))
                     Interlocked.Increment(ref written);
             }
         });
@@ -124,7 +125,7 @@ public class LogLimiterTests
             // Each round a minute later: lines written, held back, and summaries handed out.
             var start = round++ * 60_000L;
             for (var i = 0; i < 10_000; i++)
-                limiter.TryLog(AddressKey.From([10, 4, 0, (byte)(i % 16)]), start + i, out _);
+                limiter.TryLog(SourceAddress.FromBytes([10, 4, 0, (byte)(i % 16)]), start + i, out _);
             limiter.DrainSummaries(start + 120_000, summaries, out _);
         });
     }

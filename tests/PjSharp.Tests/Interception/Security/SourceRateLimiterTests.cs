@@ -1,4 +1,5 @@
 using System.Net;
+using PjSharp.Interception;
 using PjSharp.Interception.Security;
 using PjSharp.Tests.Support;
 
@@ -6,8 +7,8 @@ namespace PjSharp.Tests.Interception.Security;
 
 public class SourceRateLimiterTests
 {
-    private static readonly AddressKey Attacker = AddressKey.From(IPAddress.Parse("10.0.0.1"));
-    private static readonly AddressKey Neighbour = AddressKey.From(IPAddress.Parse("10.0.0.2"));
+    private static readonly SourceAddress Attacker = SourceAddress.FromIPAddress(IPAddress.Parse("10.0.0.1"));
+    private static readonly SourceAddress Neighbour = SourceAddress.FromIPAddress(IPAddress.Parse("10.0.0.2"));
 
     private static SourceRateLimiter Limiter(int capacity = 1024) =>
         new(maxEvents: 5, window: TimeSpan.FromSeconds(10), blockFor: TimeSpan.FromMinutes(1), capacity: capacity);
@@ -50,7 +51,7 @@ public class SourceRateLimiterTests
     public void Ipv4_and_its_mapped_ipv6_form_are_one_source()
     {
         var limiter = Limiter();
-        var mapped = AddressKey.From(IPAddress.Parse("::ffff:10.0.0.1"));
+        var mapped = SourceAddress.FromIPAddress(IPAddress.Parse("::ffff:10.0.0.1"));
         Assert.That(mapped, Is.EqualTo(Attacker));
         for (var i = 0; i < 5; i++)
             limiter.Record(i % 2 == 0 ? Attacker : mapped, i);
@@ -62,19 +63,19 @@ public class SourceRateLimiterTests
     {
         var limiter = Limiter();
         for (var i = 0; i < 5; i++)
-            Assert.That(limiter.Record(AddressKey.From(IPAddress.Parse($"2001:db8:1:2::{i + 1:x}")), i), Is.False);
-        Assert.That(limiter.Record(AddressKey.From(IPAddress.Parse("2001:db8:1:2:ffff:ffff:ffff:ffff")), 5), Is.True, "another address in the same /64");
-        Assert.That(limiter.Record(AddressKey.From(IPAddress.Parse("2001:db8:1:3::1")), 5), Is.False, "the next /64 is someone else");
+            Assert.That(limiter.Record(SourceAddress.FromIPAddress(IPAddress.Parse($"2001:db8:1:2::{i + 1:x}")), i), Is.False);
+        Assert.That(limiter.Record(SourceAddress.FromIPAddress(IPAddress.Parse("2001:db8:1:2:ffff:ffff:ffff:ffff")), 5), Is.True, "another address in the same /64");
+        Assert.That(limiter.Record(SourceAddress.FromIPAddress(IPAddress.Parse("2001:db8:1:3::1")), 5), Is.False, "the next /64 is someone else");
     }
 
     [Test]
     public void Addresses_from_bytes_match_addresses_from_IPAddress()
     {
-        Assert.That(AddressKey.From([10, 0, 0, 1]), Is.EqualTo(Attacker));
-        Assert.That(AddressKey.From(IPAddress.IPv6Loopback.GetAddressBytes()), Is.EqualTo(AddressKey.From(IPAddress.IPv6Loopback)));
+        Assert.That(SourceAddress.FromBytes([10, 0, 0, 1]), Is.EqualTo(Attacker));
+        Assert.That(SourceAddress.FromBytes(IPAddress.IPv6Loopback.GetAddressBytes()), Is.EqualTo(SourceAddress.FromIPAddress(IPAddress.IPv6Loopback)));
         Assert.That(Attacker.ToString(), Is.EqualTo("10.0.0.1"));
-        Assert.That(AddressKey.From(IPAddress.Parse("2001:db8:1:2::7")).WithIPv6Prefix(64).ToString(), Is.EqualTo("2001:db8:1:2::/64"));
-        Assert.Throws<ArgumentException>(() => AddressKey.From([1, 2, 3]));
+        Assert.That(SourceAddress.FromIPAddress(IPAddress.Parse("2001:db8:1:2::7")).WithIPv6Prefix(64).ToString(), Is.EqualTo("2001:db8:1:2::/64"));
+        Assert.Throws<ArgumentException>(() => SourceAddress.FromBytes([1, 2, 3]));
     }
 
     [Test]
@@ -91,7 +92,7 @@ public class SourceRateLimiterTests
             address[1] = (byte)(i >> 16);
             address[2] = (byte)(i >> 8);
             address[3] = (byte)i;
-            limiter.Record(AddressKey.From(address), 20);
+            limiter.Record(SourceAddress.FromBytes(address), 20);
         }
         Assert.That(limiter.IsBlocked(Attacker, 30), Is.True);
     }
@@ -112,7 +113,7 @@ public class SourceRateLimiterTests
             {
                 // A distinct /64 each time, all within one window, so every source is live.
                 System.Buffers.Binary.BinaryPrimitives.WriteInt32BigEndian(address[4..], i);
-                limiter.Record(AddressKey.From(address), i / 1000);
+                limiter.Record(SourceAddress.FromBytes(address), i / 1000);
             }
         });
         Assert.That(limiter.CountActive(1000), Is.EqualTo(limiter.Capacity), "the table is full, and no larger");
