@@ -51,6 +51,9 @@ public sealed class PjSharpOptions
 
     /// <summary>The SIP trace (switchable at run time through <see cref="PjSharpServer.Trace"/>).</summary>
     public PjSharpTraceOptions Trace { get; set; } = new();
+
+    /// <summary>Calls: the session service and its built-in applications.</summary>
+    public PjSharpSessionOptions Sessions { get; set; } = new();
 }
 
 /// <summary>What the SIP trace records at start.</summary>
@@ -91,4 +94,29 @@ public sealed class PjSharpSecurityOptions
 
     /// <summary>Methods answered without authentication (keep-alive probes).</summary>
     public List<string> UnauthenticatedMethods { get; } = [];
+}
+
+/// <summary>Calls (<c>PjSharp:Sessions</c>).</summary>
+public sealed class PjSharpSessionOptions
+{
+    /// <summary>Take calls at all.</summary>
+    public bool Enabled { get; set; } = true;
+
+    /// <summary>The request-URI user that reaches the echo application; empty disables it.</summary>
+    public string EchoTarget { get; set; } = "echo";
+
+    /// <summary>The request-URI user that reaches the playback application; empty disables it.</summary>
+    public string PlaybackTarget { get; set; } = "playback";
+
+    /// <summary>The WAV file playback plays; default: the bundled samples/sounds/tone.wav.</summary>
+    public string? PlaybackFile { get; set; }
+
+    /// <summary>First RTP port (even).</summary>
+    public int RtpPortStart { get; set; } = 10000;
+
+    /// <summary>Last RTP port.</summary>
+    public int RtpPortEnd { get; set; } = 20000;
+
+    /// <summary>The address put in SDP; default: the address each INVITE arrived on.</summary>
+    public string? MediaAddress { get; set; }
 }

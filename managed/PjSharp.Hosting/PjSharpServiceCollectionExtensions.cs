@@ -25,6 +25,8 @@ public static class PjSharpServiceCollectionExtensions
         services.TryAddSingleton<PjSharpServer>();
         services.TryAddSingleton<RegistrarComponent>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IPjSharpComponent, RegistrarComponent>(p => p.GetRequiredService<RegistrarComponent>()));
+        services.TryAddSingleton<SessionsComponent>();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IPjSharpComponent, SessionsComponent>(p => p.GetRequiredService<SessionsComponent>()));
         services.AddHostedService(provider => provider.GetRequiredService<PjSharpServer>());
         return new PjSharpBuilder(services);
     }
@@ -57,6 +59,18 @@ public sealed class PjSharpBuilder(IServiceCollection services)
     {
         ArgumentNullException.ThrowIfNull(factory);
         Services.AddSingleton(new ObjectStoreFactory(factory));
+        return this;
+    }
+
+    /// <summary>
+    /// Incoming calls whose request URI's user part is <paramref name="target"/> go to
+    /// <paramref name="handler"/> (runs off pjsip's threads; an exception ends that call with 500, or BYE once answered).
+    /// </summary>
+    public PjSharpBuilder MapInvite(string target, Sessions.SessionHandler handler)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(target);
+        ArgumentNullException.ThrowIfNull(handler);
+        Services.AddSingleton(new SessionRoute(target, handler));
         return this;
     }
 

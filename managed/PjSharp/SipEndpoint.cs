@@ -97,12 +97,15 @@ public sealed unsafe class SipEndpoint : IDisposable, IAsyncDisposable
         }
     }
 
+    /// <summary>The pool factory pjsip's endpoint draws from; pjmedia shares it.</summary>
+    internal pj_pool_factory* PoolFactory => _cachingPool != null ? &_cachingPool->factory : throw new ObjectDisposedException(nameof(SipEndpoint));
+
     internal pjsip_endpoint* Native => _endpoint != null ? _endpoint : throw new ObjectDisposedException(nameof(SipEndpoint));
 
     internal ILogger Logs { get; }
 
-    /// <summary>Pools currently handed out by the pool factory (for leak checks).</summary>
-    internal long PoolsInUse => _cachingPool == null ? 0 : (long)_cachingPool->used_count;
+    /// <summary>pjsip pools currently in use (each dialog, transaction and media stream holds some): a leak shows here.</summary>
+    public long PoolsInUse => _cachingPool == null ? 0 : (long)_cachingPool->used_count;
 
     internal ILoggerFactory LoggerFactory => _loggerFactory;
 
@@ -125,6 +128,9 @@ public sealed unsafe class SipEndpoint : IDisposable, IAsyncDisposable
     internal int CapabilityVersion => Volatile.Read(ref _capabilityVersion);
 
     internal bool IsDestroyed => _endpoint == null;
+
+    /// <summary>Whether pjsip's INVITE usage, 100rel and session-timer modules are set up on this endpoint.</summary>
+    internal bool InviteUsageReady { get; set; }
 
     // Called under _gate whenever services or pjsip's capabilities change.
     private void RefreshCapabilities()
@@ -199,11 +205,23 @@ public sealed unsafe class SipEndpoint : IDisposable, IAsyncDisposable
             _services.Add(ServiceRegistration.Register(this, service));
             RefreshCapabilities();
         }
+        try
+        {
+            service.OnRegistered(this);
+        }
+        catch
+        {
+            UnregisterService(service);
+            throw;
+        }
     }
 
     /// <summary>Unregisters a service; false if it was not registered.</summary>
     public bool UnregisterService(SipService service)
     {
+        ArgumentNullException.ThrowIfNull(service);
+        if (service.ModuleId >= 0)
+            service.OnUnregistering(this);
         lock (_gate)
         {
             var index = _services.FindIndex(s => ReferenceEquals(s.Service, service));

@@ -11,6 +11,8 @@ public readonly unsafe ref struct SipResponse
 
     internal SipResponse(pjsip_rx_data* rdata) => _rdata = rdata;
 
+    internal pjsip_rx_data* Native => _rdata;
+
     private pjsip_msg* Message => _rdata->msg_info.msg;
 
     public int StatusCode => Message->line.status.code;

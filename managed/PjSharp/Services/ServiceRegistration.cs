@@ -47,6 +47,7 @@ internal sealed unsafe class ServiceRegistration : IDisposable
             ThrowHelper.Throw(status, $"registering service '{service.Name}'");
         }
         service.ModuleId = registration.Module->id;
+        service.NativeModule = registration.Module;
         return registration;
     }
 
@@ -56,6 +57,7 @@ internal sealed unsafe class ServiceRegistration : IDisposable
             return;
         _ = PjsipSipEndpoint.pjsip_endpt_unregister_module(Endpoint.Native, Module);
         Service.ModuleId = -1;
+        Service.NativeModule = null;
         PjSharpNative.pjsharp_module_destroy(Module);
         Module = null;
         _self.Free();

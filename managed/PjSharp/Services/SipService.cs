@@ -1,3 +1,5 @@
+using PjSharp.Interop;
+
 namespace PjSharp.Services;
 
 /// <summary>
@@ -55,6 +57,19 @@ public abstract class SipService
     /// service below the transport layer (priority under 8) sees the printed bytes.
     /// </summary>
     public virtual void OnSending(SipOutgoingMessage message)
+    {
+    }
+
+    /// <summary>pjsip's module for this service while registered.</summary>
+    internal unsafe pjsip_module* NativeModule { get; set; }
+
+    /// <summary>Called after the endpoint registered this service (outside the endpoint's lock): register companions here.</summary>
+    protected internal virtual void OnRegistered(SipEndpoint endpoint)
+    {
+    }
+
+    /// <summary>Called before the endpoint unregisters this service.</summary>
+    protected internal virtual void OnUnregistering(SipEndpoint endpoint)
     {
     }
 

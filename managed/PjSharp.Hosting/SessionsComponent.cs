@@ -1,0 +1,67 @@
+using System.Diagnostics.Metrics;
+using Microsoft.Extensions.Logging;
+using PjSharp.DataAccess;
+using PjSharp.Servants;
+using PjSharp.Sessions;
+
+namespace PjSharp.Hosting;
+
+/// <summary>
+/// Calls as a server component: the session service behind interception, one servant per call,
+/// the built-in applications (<c>echo</c>, <c>playback</c>) and the routes added with
+/// <see cref="PjSharpBuilder.MapInvite"/>. Stopping ends the calls in progress.
+/// </summary>
+public sealed class SessionsComponent(IMeterFactory meterFactory, IEnumerable<SessionRoute> routes) : IPjSharpComponent, IAsyncDisposable
+{
+    private ServantDispatcher<ulong>? _servants;
+    private SessionService? _service;
+
+    /// <summary>The session service once the server has started (null when sessions are disabled).</summary>
+    public SessionService? Service => _service;
+
+    public Task StartAsync(PjSharpServer server, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(server);
+        var options = server.Options.Sessions;
+        if (!options.Enabled)
+            return Task.CompletedTask;
+        var loggers = server.LoggerFactory;
+        _servants = new ServantDispatcher<ulong>(new ServantOptions { Name = "sessions", MaxQueuedPerKey = 256 }, meterFactory, loggers.CreateLogger("PjSharp.Servants"));
+        var store = server.Store;
+        _service = new SessionService(server.Endpoint, new SessionServiceOptions
+        {
+            RtpPortStart = options.RtpPortStart,
+            RtpPortEnd = options.RtpPortEnd,
+            MediaAddress = options.MediaAddress,
+            FindAuth = async (id, token) => await store.GetAsync<Auth>(id, token).ConfigureAwait(false),
+        }, server.Interception, _servants, loggers.CreateLogger("PjSharp.Sessions"));
+        if (!string.IsNullOrEmpty(options.EchoTarget))
+            _service.Router.MapInvite(options.EchoTarget, SessionApplications.Echo);
+        var playbackFile = options.PlaybackFile ?? Path.Combine(AppContext.BaseDirectory, "samples", "sounds", "tone.wav");
+        if (!string.IsNullOrEmpty(options.PlaybackTarget) && File.Exists(playbackFile))
+            _service.Router.MapInvite(options.PlaybackTarget, SessionApplications.Playback(playbackFile));
+        foreach (var route in routes)
+            _service.Router.MapInvite(route.Target, route.Handler);
+        server.Register(_service);
+        return Task.CompletedTask;
+    }
+
+    public async Task StopAsync(PjSharpServer server, TimeSpan drainTimeout, CancellationToken cancellationToken)
+    {
+        if (_service == null)
+            return;
+        await _service.HangupAllAsync(drainTimeout).ConfigureAwait(false);
+        await _servants!.DrainAsync(drainTimeout, cancellationToken).ConfigureAwait(false);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_service != null)
+            await _service.DisposeAsync().ConfigureAwait(false);
+        if (_servants != null)
+            await _servants.DisposeAsync().ConfigureAwait(false);
+    }
+}
+
+/// <summary>A call target mapped with <see cref="PjSharpBuilder.MapInvite"/>.</summary>
+public sealed record SessionRoute(string Target, SessionHandler Handler);

@@ -1,0 +1,353 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Text;
+using PjSharp.Interop;
+using PjSharp.Sessions;
+
+namespace PjSharp.Media;
+
+/// <summary>
+/// A session's audio: its RTP/RTCP sockets and, once offer/answer completes, either a pjmedia
+/// stream (codecs, jitter buffer, RFC 4733 in and out, playback) or the RTP reflector that
+/// echoes what arrives. Every method runs on the session's servant.
+/// </summary>
+public sealed unsafe class AudioChannel
+{
+    private static readonly object ItemKey = new();
+    private readonly SipSession _session;
+    private readonly PoolHandle _pool;
+    private GCHandle _self;
+    private pjmedia_transport* _transport;
+    private pjmedia_stream* _stream;
+    private bool _echo;
+    private bool _echoAttached;
+    private Playback? _playback;
+    private bool _closed;
+
+    private AudioChannel(SipSession session)
+    {
+        _session = session;
+        _pool = session.Service.Endpoint.CreatePool("audio", 2048, 2048);
+        _self = GCHandle.Alloc(this, GCHandleType.Weak);
+        LocalAddress = session.MediaAddress;
+    }
+
+    /// <summary>The address in this side's SDP.</summary>
+    public string LocalAddress { get; }
+
+    /// <summary>This side's RTP port (RTCP is the next one).</summary>
+    public int LocalPort { get; private set; }
+
+    /// <summary>Where the peer asked for RTP, from the last negotiated answer or offer.</summary>
+    public string? RemoteAddress { get; private set; }
+
+    public int RemotePort { get; private set; }
+
+    /// <summary>The first codec of the negotiated stream (PCMU, PCMA, G722, ...).</summary>
+    public string? Codec { get; private set; }
+
+    /// <summary>This side's negotiated direction.</summary>
+    public SdpDirection Direction { get; private set; } = SdpDirection.Inactive;
+
+    /// <summary>Whether received RTP is being sent back to the peer.</summary>
+    public bool IsEchoing => _echoAttached;
+
+    /// <summary>Whether a pjmedia stream is running (playback and RFC 4733 need one).</summary>
+    public bool HasStream => _stream != null;
+
+    internal static AudioChannel GetOrOpen(SipSession session)
+    {
+        if (session.Items.TryGetValue(ItemKey, out var existing))
+            return (AudioChannel)existing!;
+        var channel = new AudioChannel(session);
+        try
+        {
+            channel.Open();
+        }
+        catch
+        {
+            channel.Close();
+            throw;
+        }
+        session.Items[ItemKey] = channel;
+        return channel;
+    }
+
+    internal static AudioChannel? Find(SipSession session) =>
+        session.Items.TryGetValue(ItemKey, out var existing) ? (AudioChannel)existing! : null;
+
+    private void Open()
+    {
+        var service = _session.Service;
+        var addressBytes = Encoding.UTF8.GetBytes(LocalAddress);
+        var family = LocalAddress.Contains(':', StringComparison.Ordinal) ? PjSharpNative.pjsharp_af_inet6() : PjSharpNative.pjsharp_af_inet();
+        var options = _session.Endpoint.RtpSymmetric ? 0u : (uint)PjConstants.PJMEDIA_UDP_NO_SRC_ADDR_CHECKING;
+        var attempts = Math.Min(service.RtpPorts.Count, 64);
+        var status = 0;
+        fixed (byte* addressPointer = addressBytes)
+        {
+            var address = PjStr.FromPointer(addressPointer, addressBytes.Length);
+            for (var attempt = 0; attempt < attempts; attempt++)
+            {
+                var port = service.RtpPorts.Next();
+                pjmedia_transport* transport;
+                status = PjmediaTransportUdp.pjmedia_transport_udp_create3(service.Media.Native, family, null, &address, port, options, &transport);
+                if (status == ThrowHelper.Success)
+                {
+                    _transport = transport;
+                    LocalPort = port;
+                    return;
+                }
+            }
+        }
+        ThrowHelper.Throw(status, $"opening RTP on {LocalAddress} (ports {service.RtpPorts.First}-{service.RtpPorts.Last})");
+    }
+
+    /// <summary>Sends received RTP back to the peer from now on (before or after the answer).</summary>
+    public void StartEcho()
+    {
+        _session.ThrowIfNotOnServant();
+        _echo = true;
+        if (RemoteAddress != null && !_closed)
+        {
+            StopFlow();
+            StartFlow();
+        }
+    }
+
+    internal void Apply(SdpMediaDescription local, SdpMediaDescription remote)
+    {
+        StopFlow();
+        RemoteAddress = remote.Port == 0 ? null : remote.ConnectionAddress;
+        RemotePort = remote.Port;
+        Direction = local.Port == 0 ? SdpDirection.Inactive : local.Direction;
+        Codec = local.Formats.Count > 0 ? local.EncodingOf(local.Formats[0]) : null;
+        Index = local.Index;
+        if (local.Port != 0 && RemoteAddress != null && !_closed)
+            StartFlow();
+    }
+
+    private int Index { get; set; }
+
+    private void StartFlow()
+    {
+        if (_echo)
+        {
+            // Echo sends only what it receives, so it needs both directions.
+            if (Direction != SdpDirection.SendRecv)
+                return;
+            pj_sockaddr rtp, rtcp;
+            ParseAddress(RemoteAddress!, RemotePort, &rtp);
+            ParseAddress(RemoteAddress!, RemotePort + 1, &rtcp);
+            ThrowHelper.ThrowIfFailed(PjSharpNative.pjsharp_media_echo_attach(_transport, &rtp, &rtcp), "attaching the RTP echo");
+            _echoAttached = true;
+            return;
+        }
+        var local = _session.NegotiatedLocal;
+        var remote = _session.NegotiatedRemote;
+        if (local == null || remote == null)
+            return;
+        var media = _session.Service.Media.Native;
+        var pool = (pj_pool_t*)_pool.DangerousGetHandle();
+        pjmedia_stream_info info;
+        ThrowHelper.ThrowIfFailed(PjmediaStream.pjmedia_stream_info_from_sdp(&info, pool, media, local, remote, (uint)Index), "pjmedia_stream_info_from_sdp");
+        pjmedia_stream* stream;
+        ThrowHelper.ThrowIfFailed(PjmediaStream.pjmedia_stream_create(media, pool, &info, _transport, null, &stream), "pjmedia_stream_create");
+        _stream = stream;
+        ThrowHelper.ThrowIfFailed(PjmediaStream.pjmedia_stream_start(stream), "pjmedia_stream_start");
+        _ = PjmediaStream.pjmedia_stream_set_dtmf_callback(stream, &OnDtmf, (void*)GCHandle.ToIntPtr(_self));
+    }
+
+    private void StopFlow()
+    {
+        StopPlayback();
+        if (_echoAttached)
+        {
+            PjSharpNative.pjsharp_media_transport_detach(_transport, _transport);
+            _echoAttached = false;
+        }
+        if (_stream != null)
+        {
+            _ = PjmediaStream.pjmedia_stream_destroy(_stream);
+            _stream = null;
+        }
+    }
+
+    /// <summary>Sends RFC 4733 telephone-events for <paramref name="digits"/> (0-9, *, #, A-D).</summary>
+    internal void SendDtmf(string digits)
+    {
+        if (_stream == null)
+            throw new InvalidOperationException("The call has no audio stream to send RFC 4733 events on.");
+        var bytes = Encoding.ASCII.GetBytes(digits);
+        fixed (byte* pointer = bytes)
+        {
+            var text = PjStr.FromPointer(pointer, bytes.Length);
+            ThrowHelper.ThrowIfFailed(PjmediaStream.pjmedia_stream_dial_dtmf(_stream, &text), "pjmedia_stream_dial_dtmf");
+        }
+    }
+
+    /// <summary>Plays a WAV file (16-bit PCM) to the peer; completes at its end, or when the call ends.</summary>
+    public Task PlayAsync(string path, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        var full = Path.GetFullPath(path);
+        if (!File.Exists(full))
+            throw new FileNotFoundException($"No WAV file at {full}.", full);
+        return _session.InvokeAsync(() => StartPlayback(full, cancellationToken)).Unwrap();
+    }
+
+    private Task StartPlayback(string path, CancellationToken cancellationToken)
+    {
+        if (_stream == null)
+            throw new InvalidOperationException("The call has no audio stream to play to (not answered, on hold, or echoing).");
+        StopPlayback();
+        var pool = (pj_pool_t*)_pool.DangerousGetHandle();
+        pjmedia_port* streamPort;
+        ThrowHelper.ThrowIfFailed(PjmediaStream.pjmedia_stream_get_port(_stream, &streamPort), "pjmedia_stream_get_port");
+        var playback = new Playback(this);
+        var pathBytes = PjStr.NulTerminated(path);
+        pjmedia_port* player;
+        fixed (byte* pathPointer = pathBytes)
+            ThrowHelper.ThrowIfFailed(PjmediaWavPort.pjmedia_wav_player_port_create(pool, pathPointer, 20, (uint)PjConstants.PJMEDIA_FILE_NO_LOOP, 0, &player), $"opening {path}");
+        playback.Player = player;
+        var sink = streamPort;
+        if (player->info.fmt.det.aud.clock_rate != streamPort->info.fmt.det.aud.clock_rate)
+        {
+            pjmedia_port* resampler;
+            ThrowHelper.ThrowIfFailed(PjmediaResample.pjmedia_resample_port_create(pool, streamPort, player->info.fmt.det.aud.clock_rate,
+                (uint)PjConstants.PJMEDIA_RESAMPLE_DONT_DESTROY_DN, &resampler),
+                "pjmedia_resample_port_create");
+            playback.Resampler = resampler;
+            sink = resampler;
+        }
+        pjmedia_master_port* master;
+        var status = PjmediaMasterPort.pjmedia_master_port_create(pool, player, sink, 0, &master);
+        if (status != ThrowHelper.Success)
+        {
+            playback.Destroy();
+            ThrowHelper.Throw(status, "pjmedia_master_port_create");
+        }
+        playback.Master = master;
+        _ = PjmediaWavPort.pjmedia_wav_player_set_eof_cb2(player, (void*)GCHandle.ToIntPtr(playback.Handle), &OnEndOfFile);
+        _playback = playback;
+        ThrowHelper.ThrowIfFailed(PjmediaMasterPort.pjmedia_master_port_start(master), "pjmedia_master_port_start");
+        if (cancellationToken.CanBeCanceled)
+            playback.Cancellation = cancellationToken.Register(() => _ = _session.InvokeAsync(() => { if (_playback == playback) StopPlayback(); }));
+        return playback.Completion.Task;
+    }
+
+    private void StopPlayback()
+    {
+        var playback = _playback;
+        if (playback == null)
+            return;
+        _playback = null;
+        playback.Destroy();
+    }
+
+    internal void Close()
+    {
+        if (_closed)
+            return;
+        _closed = true;
+        StopFlow();
+        if (_transport != null)
+        {
+            _ = PjSharpNative.pjsharp_media_transport_close(_transport);
+            _transport = null;
+        }
+        if (_self.IsAllocated)
+            _self.Free();
+        _pool.Dispose();
+    }
+
+    private static void ParseAddress(string host, int port, pj_sockaddr* address)
+    {
+        var bytes = Encoding.UTF8.GetBytes(host);
+        fixed (byte* pointer = bytes)
+        {
+            var text = PjStr.FromPointer(pointer, bytes.Length);
+            ThrowHelper.ThrowIfFailed(PjSock.pj_sockaddr_init(host.Contains(':', StringComparison.Ordinal) ? PjSharpNative.pjsharp_af_inet6() : PjSharpNative.pjsharp_af_inet(),
+                address, &text, (ushort)port), $"the address {host}");
+        }
+    }
+
+    [UnmanagedCallersOnly(CallConvs = [typeof(CallConvCdecl)])]
+    private static void OnDtmf(pjmedia_stream* stream, void* context, int digit)
+    {
+        try
+        {
+            if (GCHandle.FromIntPtr((nint)context).Target is AudioChannel channel)
+                channel._session.ReceiveDtmf((char)digit, DtmfSource.Rfc4733);
+        }
+#pragma warning disable CA1031 // Nothing may unwind into pjmedia.
+        catch
+#pragma warning restore CA1031
+        {
+        }
+    }
+
+    [UnmanagedCallersOnly(CallConvs = [typeof(CallConvCdecl)])]
+    private static void OnEndOfFile(pjmedia_port* port, void* context)
+    {
+        try
+        {
+            if (GCHandle.FromIntPtr((nint)context).Target is Playback playback)
+            {
+                playback.Completion.TrySetResult();
+                // The player is torn down on the servant, not on the clock thread calling us.
+                _ = playback.Channel._session.InvokeAsync(() =>
+                {
+                    if (playback.Channel._playback == playback)
+                        playback.Channel.StopPlayback();
+                });
+            }
+        }
+#pragma warning disable CA1031 // Nothing may unwind into pjmedia.
+        catch
+#pragma warning restore CA1031
+        {
+        }
+    }
+
+    private sealed class Playback
+    {
+        public Playback(AudioChannel channel)
+        {
+            Channel = channel;
+            Handle = GCHandle.Alloc(this, GCHandleType.Weak);
+        }
+
+        public AudioChannel Channel { get; }
+
+        public GCHandle Handle;
+
+        public pjmedia_port* Player;
+
+        public pjmedia_port* Resampler;
+
+        public pjmedia_master_port* Master;
+
+        public CancellationTokenRegistration Cancellation;
+
+        public TaskCompletionSource Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public void Destroy()
+        {
+            // The master port's clock thread is joined here, before the stream it feeds can go.
+            if (Master != null)
+                _ = PjmediaMasterPort.pjmedia_master_port_destroy(Master, 0);
+            Master = null;
+            if (Resampler != null)
+                _ = PjmediaPort.pjmedia_port_destroy(Resampler);
+            Resampler = null;
+            if (Player != null)
+                _ = PjmediaPort.pjmedia_port_destroy(Player);
+            Player = null;
+            Cancellation.Dispose();
+            Completion.TrySetCanceled();
+            if (Handle.IsAllocated)
+                Handle.Free();
+        }
+    }
+}

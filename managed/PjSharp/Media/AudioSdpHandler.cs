@@ -1,0 +1,77 @@
+using System.Globalization;
+using PjSharp.DataAccess;
+using PjSharp.Sessions;
+
+namespace PjSharp.Media;
+
+/// <summary>
+/// The built-in audio handler: RTP/RTCP through pjmedia on a port from the session service's
+/// range, the endpoint's codecs (<c>allow</c>: ulaw, alaw, g722 are served), RFC 4733
+/// telephone-events unless the endpoint's <c>dtmf_mode</c> rules them out, and
+/// <c>rtp_symmetric</c> (answer RTP where it comes from). Each session gets an <see cref="AudioChannel"/>.
+/// </summary>
+public sealed class AudioSdpHandler : SdpHandler
+{
+    /// <summary>The payload type offered for telephone-event.</summary>
+    public const int TelephoneEventPayloadType = 101;
+
+    private static readonly IReadOnlyList<string> DefaultCodecs = ["ulaw", "alaw", "g722"];
+
+    public override string MediaType => "audio";
+
+    /// <summary>The audio codecs this handler can offer, by their <c>allow</c> names.</summary>
+    public static IReadOnlyDictionary<string, (int PayloadType, string RtpMap)> SupportedCodecs { get; } =
+        new Dictionary<string, (int, string)>(StringComparer.OrdinalIgnoreCase)
+        {
+            ["ulaw"] = (0, "PCMU/8000"),
+            ["alaw"] = (8, "PCMA/8000"),
+            ["g722"] = (9, "G722/8000"),
+            ["gsm"] = (3, "GSM/8000"),
+        };
+
+    public override SdpMediaDescription? CreateOffer(SipSession session, SdpDirection direction)
+    {
+        ArgumentNullException.ThrowIfNull(session);
+        var channel = AudioChannel.GetOrOpen(session);
+        var stream = new SdpMediaDescription
+        {
+            Media = "audio",
+            Port = channel.LocalPort,
+            Transport = "RTP/AVP",
+            ConnectionAddress = channel.LocalAddress,
+        };
+        var endpoint = session.Endpoint;
+        var allowed = endpoint.Allow.Count == 0 ? DefaultCodecs : (IReadOnlyList<string>)[.. endpoint.Allow];
+        foreach (var name in allowed)
+        {
+            if (!SupportedCodecs.TryGetValue(name, out var codec))
+                continue;
+            var payloadType = codec.PayloadType.ToString(CultureInfo.InvariantCulture);
+            stream.Formats.Add(payloadType);
+            stream.Attributes.Add(new SdpAttributeLine("rtpmap", $"{payloadType} {codec.RtpMap}"));
+        }
+        if (stream.Formats.Count == 0)
+            return null;
+        if (endpoint.DtmfMode is DtmfMode.Rfc4733 or DtmfMode.Auto or DtmfMode.AutoInfo)
+        {
+            stream.Formats.Add("101");
+            stream.Attributes.Add(new SdpAttributeLine("rtpmap", "101 telephone-event/8000"));
+            stream.Attributes.Add(new SdpAttributeLine("fmtp", "101 0-16"));
+        }
+        stream.Attributes.Add(new SdpAttributeLine("ptime", "20"));
+        stream.Direction = direction;
+        return stream;
+    }
+
+    public override void Apply(SipSession session, SdpMediaDescription local, SdpMediaDescription remote)
+    {
+        ArgumentNullException.ThrowIfNull(session);
+        AudioChannel.GetOrOpen(session).Apply(local, remote);
+    }
+
+    public override void Release(SipSession session)
+    {
+        ArgumentNullException.ThrowIfNull(session);
+        AudioChannel.Find(session)?.Close();
+    }
+}

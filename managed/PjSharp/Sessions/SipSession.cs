@@ -1,0 +1,603 @@
+using System.Runtime.InteropServices;
+using System.Text;
+using System.Threading.Channels;
+using Microsoft.Extensions.Logging;
+using PjSharp.DataAccess;
+using PjSharp.Interception;
+using PjSharp.Interop;
+using PjSharp.Media;
+using PjSharp.Servants;
+
+namespace PjSharp.Sessions;
+
+/// <summary>
+/// A call: the endpoint it belongs to, pjsip's INVITE session, the application's call object and
+/// a property bag for extensions. All of its work runs on its dialog's servant, in order; the
+/// public methods may be called from any thread and complete when pjsip has done the work.
+/// </summary>
+#pragma warning disable CA1001 // Its token source and INVITE reference are released when the session ends (Finish), not by callers.
+public sealed unsafe partial class SipSession
+#pragma warning restore CA1001
+{
+    private readonly CancellationTokenSource _ended = new();
+    private readonly TaskCompletionSource<SessionEnd> _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource<int> _answered = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly Channel<DtmfDigit> _dtmf = Channel.CreateBounded<DtmfDigit>(new BoundedChannelOptions(64) { FullMode = BoundedChannelFullMode.DropOldest });
+    private readonly Channel<SessionMessage> _messages = Channel.CreateBounded<SessionMessage>(new BoundedChannelOptions(64) { FullMode = BoundedChannelFullMode.DropOldest });
+    private readonly List<SdpHandler> _handlers = [];
+    private GCHandle _self;
+    private InviteSessionHandle? _inviteHandle;
+    private TaskCompletionSource<int>? _pendingOffer;
+    private SdpDirection _wantedDirection = SdpDirection.SendRecv;
+    private ulong _sdpVersion;
+    private readonly ulong _sdpSessionId = (ulong)Random.Shared.NextInt64(1, long.MaxValue);
+    private bool _finished;
+    private bool _wasConnected;
+    private int _finalStatus;
+
+    internal SipSession(SessionService service, Endpoint endpoint, EndpointIdentity? security, SessionDirection direction, ulong key, string mediaAddress)
+    {
+        Service = service;
+        Endpoint = endpoint;
+        Security = security;
+        Direction = direction;
+        Key = key;
+        MediaAddress = mediaAddress;
+        _self = GCHandle.Alloc(this);
+    }
+
+    public SessionService Service { get; }
+
+    /// <summary>The endpoint (a data-access object) whose settings apply to this call.</summary>
+    public Endpoint Endpoint { get; }
+
+    /// <summary>The endpoint as interception identified it, with its auths and AORs; null for outgoing calls.</summary>
+    public EndpointIdentity? Security { get; }
+
+    public SessionDirection Direction { get; }
+
+    /// <summary>The application's object for this call (the seed's channel).</summary>
+    public object? Call { get; set; }
+
+    /// <summary>Per-session state for extensions and SDP handlers. Use it on the session's servant only.</summary>
+    public Dictionary<object, object?> Items { get; } = [];
+
+    /// <summary>
+    /// pjsip's INVITE session, for experts: a reference held until the session has ended. Use it with
+    /// the generated bindings from the session's servant (<see cref="InvokeAsync{T}(Func{T})"/>).
+    /// </summary>
+    public InviteSessionHandle InviteSession => _inviteHandle ?? throw new InvalidOperationException("The session has no INVITE session yet.");
+
+    public string CallId { get; private set; } = "";
+
+    /// <summary>For an incoming call, the user part of its request URI (what routing matches); for an outgoing call, the target URI.</summary>
+    public string Target { get; internal set; } = "";
+
+    /// <summary>The local party's URI (From of an outgoing call, To of an incoming one).</summary>
+    public string LocalUri { get; private set; } = "";
+
+    /// <summary>The remote party's URI.</summary>
+    public string RemoteUri { get; private set; } = "";
+
+    /// <summary>Who the peer is: From, or P-Asserted-Identity / Remote-Party-ID from an endpoint trusted with <c>trust_id_inbound</c>.</summary>
+    public SessionIdentity RemoteIdentity { get; set; } = new(null, "", "", IdentitySource.From);
+
+    /// <summary>Who this side presents itself as in P-Asserted-Identity / Remote-Party-ID.</summary>
+    public SessionIdentity? LocalIdentity { get; set; }
+
+    public SessionState State { get; private set; } = SessionState.Null;
+
+    /// <summary>Fires when the session ends.</summary>
+    public CancellationToken Ended => _ended.Token;
+
+    /// <summary>Completes when the session has ended and its media is released.</summary>
+    public Task<SessionEnd> Completion => _completion.Task;
+
+    /// <summary>
+    /// For an outgoing call: the final status of the INVITE (200 when answered; 486, 487, 408, ...
+    /// otherwise). For an incoming call: completes with 200 once it is confirmed.
+    /// </summary>
+    public Task<int> Answered => _answered.Task;
+
+    /// <summary>DTMF digits received, RFC 4733 and SIP INFO alike.</summary>
+    public ChannelReader<DtmfDigit> Dtmf => _dtmf.Reader;
+
+    /// <summary>In-dialog MESSAGE and non-DTMF INFO requests received (each answered 200).</summary>
+    public ChannelReader<SessionMessage> Messages => _messages.Reader;
+
+    /// <summary>The call's audio, once the audio SDP handler has taken part.</summary>
+    public AudioChannel? Audio => AudioChannel.Find(this);
+
+    /// <summary>The address this side puts in its SDP.</summary>
+    public string MediaAddress { get; }
+
+    /// <summary>Seed API: the identity of the remote party.</summary>
+    public SessionIdentity GetIdentity() => RemoteIdentity;
+
+    internal ulong Key { get; }
+
+    internal pjsip_inv_session* Inv { get; private set; }
+
+    internal pjsip_dialog* Dialog { get; private set; }
+
+    internal bool IsAttached => Inv != null;
+
+    internal nint HandleValue => GCHandle.ToIntPtr(_self);
+
+    internal bool IsIncomingInvitePending { get; set; }
+
+    internal pjmedia_sdp_session* NegotiatedLocal { get; private set; }
+
+    internal pjmedia_sdp_session* NegotiatedRemote { get; private set; }
+
+    internal bool IsOnServant => SessionService.CurrentKey == Key && Key != 0;
+
+    internal void ThrowIfNotOnServant()
+    {
+        if (!IsOnServant)
+            throw new InvalidOperationException("This must run on the session's servant; use InvokeAsync.");
+    }
+
+    internal static SipSession? FromHandle(nint value)
+    {
+        if (value == 0)
+            return null;
+        return GCHandle.FromIntPtr(value).Target as SipSession;
+    }
+
+    internal void Attach(pjsip_inv_session* inv)
+    {
+        Inv = inv;
+        Dialog = inv->dlg;
+        _ = PjsipUaSipInv.pjsip_inv_add_ref(inv);
+        _inviteHandle = new InviteSessionHandle((nint)inv);
+        inv->mod_data[Service.ModuleIdForSessions] = HandleValue;
+        ThrowHelper.ThrowIfFailed(PjsipSipDialog.pjsip_dlg_add_usage(Dialog, Service.Module, (void*)HandleValue), "pjsip_dlg_add_usage");
+        CallId = PjStr.ToManagedString(Dialog->call_id->id);
+        LocalUri = PjSharp.Messages.MessageReader.PrintUri(pjsip_uri_context_e.PJSIP_URI_IN_FROMTO_HDR, Dialog->local.info->uri);
+        RemoteUri = PjSharp.Messages.MessageReader.PrintUri(pjsip_uri_context_e.PJSIP_URI_IN_FROMTO_HDR, Dialog->remote.info->uri);
+        State = (SessionState)(int)inv->state;
+    }
+
+    /// <summary>Runs <paramref name="work"/> on the session's servant (inline when already there).</summary>
+    public Task<T> InvokeAsync<T>(Func<T> work)
+    {
+        ArgumentNullException.ThrowIfNull(work);
+        if (IsOnServant)
+        {
+            try
+            {
+                return Task.FromResult(work());
+            }
+            catch (Exception exception)
+            {
+                return Task.FromException<T>(exception);
+            }
+        }
+        var item = new SessionCall<T>(this, work);
+        if (!Service.Servants.TryEnqueue(Key, item))
+            return Task.FromException<T>(new InvalidOperationException($"The session's servant is full or stopping; call {CallId} cannot take more work now."));
+        return item.Completion.Task;
+    }
+
+    /// <summary>Runs <paramref name="work"/> on the session's servant (inline when already there).</summary>
+    public Task InvokeAsync(Action work)
+    {
+        ArgumentNullException.ThrowIfNull(work);
+        return InvokeAsync<bool>(() =>
+        {
+            work();
+            return true;
+        });
+    }
+
+    /// <summary>Sends a provisional response (180 Ringing by default); reliable when 100rel is in use.</summary>
+    public Task RingAsync(int statusCode = 180) => AnswerAsync(statusCode);
+
+    /// <summary>Answers an incoming call: 200 by default, or a provisional 18x (183 carries the SDP answer: early media).</summary>
+    public Task AnswerAsync(int statusCode = 200, string? reason = null)
+    {
+        if (statusCode is < 101 or > 299)
+            throw new ArgumentOutOfRangeException(nameof(statusCode), statusCode, "Answer with 1xx or 2xx; reject with RejectAsync.");
+        return InvokeAsync(() => Respond(statusCode, reason));
+    }
+
+    /// <summary>Rejects an incoming call that has not been answered (486 Busy Here, 603 Decline, ...).</summary>
+    public Task RejectAsync(int statusCode = 603, string? reason = null)
+    {
+        if (statusCode is < 300 or > 699)
+            throw new ArgumentOutOfRangeException(nameof(statusCode), statusCode, "Reject with a 3xx-6xx status.");
+        return InvokeAsync(() => End(statusCode, reason));
+    }
+
+    /// <summary>Ends the call as fits its state: CANCEL an unanswered outgoing call, reject an unanswered incoming one (603), BYE otherwise.</summary>
+    public Task HangupAsync() => InvokeAsync(() => End(0, null));
+
+    /// <summary>Puts the peer on hold: a re-INVITE (or UPDATE) offering sendonly, or inactive.</summary>
+    public Task<int> HoldAsync(SdpDirection direction = SdpDirection.SendOnly, bool useUpdate = false)
+    {
+        if (direction is not (SdpDirection.SendOnly or SdpDirection.Inactive))
+            throw new ArgumentOutOfRangeException(nameof(direction), direction, "Hold with sendonly or inactive.");
+        return SendOfferAsync(direction, useUpdate);
+    }
+
+    /// <summary>Takes the peer off hold: a re-INVITE (or UPDATE) offering sendrecv.</summary>
+    public Task<int> ResumeAsync(bool useUpdate = false) => SendOfferAsync(SdpDirection.SendRecv, useUpdate);
+
+    /// <summary>Seed API: sends a re-INVITE with a fresh offer from the SDP handlers; the result is the final status.</summary>
+    public Task<int> ReinviteAsync() => SendOfferAsync(null, useUpdate: false);
+
+    /// <summary>Sends an UPDATE with a fresh offer (RFC 3311); the result is the final status.</summary>
+    public Task<int> UpdateAsync() => SendOfferAsync(null, useUpdate: true);
+
+    /// <summary>Sends an in-dialog request (INFO, MESSAGE, ...); the result is its final status (408 on timeout).</summary>
+    public Task<int> SendRequestAsync(string method, string? contentType = null, string? body = null)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(method);
+        return InvokeAsync(() => SendRequest(method, contentType, body)).Unwrap();
+    }
+
+    /// <summary>
+    /// Answers <paramref name="request"/> from an extension's incoming-request hook that rejects it.
+    /// For the INVITE that created the session, this ends the session with that status.
+    /// </summary>
+    public void Reject(SipRequest request, int statusCode, string? reason = null)
+    {
+        ThrowIfNotOnServant();
+        if (statusCode is < 300 or > 699)
+            throw new ArgumentOutOfRangeException(nameof(statusCode), statusCode, "Reject with a 3xx-6xx status.");
+        if (IsIncomingInvitePending && request.Method == SipMethod.Invite && !request.IsInDialog)
+        {
+            End(statusCode, reason);
+            return;
+        }
+        request.RespondStateful(statusCode, reason);
+    }
+
+    internal static bool IsDtmfDigit(char digit) => digit is (>= '0' and <= '9') or '*' or '#' or (>= 'A' and <= 'D') or (>= 'a' and <= 'd');
+
+    internal void ReceiveDtmf(char digit, DtmfSource source) => _dtmf.Writer.TryWrite(new DtmfDigit(char.ToUpperInvariant(digit), source));
+
+    internal void ReceiveMessage(SessionMessage message) => _messages.Writer.TryWrite(message);
+
+    private void Respond(int statusCode, string? reason)
+    {
+        ThrowIfEnded();
+        if (Direction != SessionDirection.Inbound)
+            throw new InvalidOperationException("Only an incoming call is answered.");
+        if (State is SessionState.Connecting or SessionState.Confirmed)
+            throw new InvalidOperationException("The call is already answered.");
+        pjmedia_sdp_session* offer = null;
+        if (statusCode >= 200 && Inv->neg == null)
+            offer = BuildOffer(); // The INVITE had no offer: the 200 carries ours (RFC 3261 §13.2.1).
+        var reasonText = reason == null ? null : PjStr.NulTerminated(reason);
+        pjsip_tx_data* tdata;
+        fixed (byte* reasonPointer = reasonText)
+        {
+            var text = PjStr.FromPointer(reasonPointer, reasonText == null ? 0 : reasonText.Length - 1);
+            ThrowHelper.ThrowIfFailed(PjsipUaSipInv.pjsip_inv_answer(Inv, statusCode, reason == null ? null : &text, offer, &tdata), $"answering {statusCode}");
+        }
+        Send(tdata, "sending the answer");
+        if (statusCode >= 200)
+            IsIncomingInvitePending = false;
+    }
+
+    internal void End(int statusCode, string? reason)
+    {
+        if (_finished || Inv == null || Inv->state == pjsip_inv_state.PJSIP_INV_STATE_DISCONNECTED)
+            return;
+        if (statusCode == 0)
+            statusCode = Direction == SessionDirection.Inbound && IsIncomingInvitePending ? 603 : 0;
+        var reasonText = reason == null ? null : PjStr.NulTerminated(reason);
+        pjsip_tx_data* tdata = null;
+        fixed (byte* reasonPointer = reasonText)
+        {
+            var text = PjStr.FromPointer(reasonPointer, reasonText == null ? 0 : reasonText.Length - 1);
+            ThrowHelper.ThrowIfFailed(PjsipUaSipInv.pjsip_inv_end_session(Inv, statusCode, reason == null ? null : &text, &tdata), "ending the session");
+        }
+        // No message when a CANCEL must wait for a provisional response; pjsip sends it then.
+        if (tdata != null)
+            Send(tdata, "ending the session");
+        IsIncomingInvitePending = false;
+    }
+
+    private Task<int> SendOfferAsync(SdpDirection? direction, bool useUpdate) => InvokeAsync(() =>
+    {
+        ThrowIfEnded();
+        if (State != SessionState.Confirmed && !(useUpdate && State is SessionState.Early or SessionState.Connecting))
+            throw new InvalidOperationException($"A new offer needs a confirmed session (state {State}).");
+        if (_pendingOffer != null)
+            throw new InvalidOperationException("An offer is already in progress on this session.");
+        if (direction is { } wanted)
+            _wantedDirection = wanted;
+        var offer = BuildOffer();
+        pjsip_tx_data* tdata;
+        if (useUpdate)
+            ThrowHelper.ThrowIfFailed(PjsipUaSipInv.pjsip_inv_update(Inv, null, offer, &tdata), "pjsip_inv_update");
+        else
+            ThrowHelper.ThrowIfFailed(PjsipUaSipInv.pjsip_inv_reinvite(Inv, null, offer, &tdata), "pjsip_inv_reinvite");
+        var pending = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
+        _pendingOffer = pending;
+        try
+        {
+            Send(tdata, useUpdate ? "sending UPDATE" : "sending re-INVITE");
+        }
+        catch
+        {
+            _pendingOffer = null;
+            throw;
+        }
+        return pending.Task;
+    }).Unwrap();
+
+    private Task<int> SendRequest(string method, string? contentType, string? body)
+    {
+        ThrowIfEnded();
+        var pool = Dialog->pool;
+        var methodText = PjStr.FromPool(pool, method);
+        pjsip_method pjMethod;
+        PjsipSipMsg.pjsip_method_init_np(&pjMethod, &methodText);
+        pjsip_tx_data* tdata;
+        ThrowHelper.ThrowIfFailed(PjsipSipDialog.pjsip_dlg_create_request(Dialog, &pjMethod, -1, &tdata), $"creating {method}");
+        if (body != null)
+        {
+            var (type, subtype) = SplitContentType(contentType ?? "text/plain");
+            var typeText = PjStr.FromPool(tdata->pool, type);
+            var subtypeText = PjStr.FromPool(tdata->pool, subtype);
+            var bodyText = PjStr.FromPool(tdata->pool, body);
+            tdata->msg->body = PjsipSipMsg.pjsip_msg_body_create(tdata->pool, &typeText, &subtypeText, &bodyText);
+        }
+        var pending = new PendingRequest();
+        var handle = GCHandle.Alloc(pending);
+        var status = PjsipSipDialog.pjsip_dlg_send_request(Dialog, tdata, Service.ModuleIdForSessions, (void*)GCHandle.ToIntPtr(handle));
+        if (status != ThrowHelper.Success)
+        {
+            handle.Free();
+            ThrowHelper.Throw(status, $"sending {method}");
+        }
+        return pending.Completion.Task;
+    }
+
+    private static (string Type, string Subtype) SplitContentType(string contentType)
+    {
+        var slash = contentType.IndexOf('/', StringComparison.Ordinal);
+        return slash < 0 ? (contentType, "") : (contentType[..slash].Trim(), contentType[(slash + 1)..].Trim());
+    }
+
+    private void Send(pjsip_tx_data* tdata, string operation) =>
+        ThrowHelper.ThrowIfFailed(PjsipUaSipInv.pjsip_inv_send_msg(Inv, tdata), operation);
+
+    private void ThrowIfEnded()
+    {
+        if (_finished || Inv == null)
+            throw new InvalidOperationException("The session has ended.");
+    }
+
+    /// <summary>An offer from every registered SDP handler, parsed into the dialog's pool.</summary>
+    internal pjmedia_sdp_session* BuildOffer()
+    {
+        var streams = new List<SdpMediaDescription>();
+        foreach (var handler in Service.SdpHandlers)
+        {
+            var stream = handler.CreateOffer(this, _wantedDirection);
+            if (stream == null)
+                continue;
+            Join(handler);
+            streams.Add(stream);
+        }
+        if (streams.Count == 0)
+            throw new InvalidOperationException("No SDP handler offered a stream.");
+        return Parse(streams);
+    }
+
+    /// <summary>This side's capabilities for <paramref name="offer"/>; null when no handler takes any stream.</summary>
+    internal pjmedia_sdp_session* BuildAnswer(pjmedia_sdp_session* offer)
+    {
+        var offered = SdpNative.Read(offer);
+        var streams = new List<SdpMediaDescription>();
+        var used = new HashSet<SdpHandler>();
+        foreach (var stream in offered)
+        {
+            var handler = Service.FindSdpHandler(stream.Media);
+            if (handler == null || stream.Port == 0 || !used.Add(handler))
+                continue;
+            var local = handler.CreateAnswer(this, stream, _wantedDirection);
+            if (local == null)
+                continue;
+            Join(handler);
+            streams.Add(local);
+        }
+        return streams.Count == 0 ? null : Parse(streams);
+    }
+
+    private void Join(SdpHandler handler)
+    {
+        if (!_handlers.Contains(handler))
+            _handlers.Add(handler);
+    }
+
+    private pjmedia_sdp_session* Parse(List<SdpMediaDescription> streams) =>
+        SdpNative.Parse(Dialog->pool, SdpNative.Write(MediaAddress, _sdpSessionId, ++_sdpVersion, streams));
+
+    /// <summary>pjsip negotiated (or failed to): each handler applies its streams.</summary>
+    internal void OnMediaUpdate(int status)
+    {
+        if (status != ThrowHelper.Success || Inv->neg == null)
+        {
+            Service.Log.MediaNegotiationFailed(CallId, ThrowHelper.StatusText(status));
+            return;
+        }
+        pjmedia_sdp_session* local, remote;
+        if (PjmediaSdpNeg.pjmedia_sdp_neg_get_active_local(Inv->neg, &local) != ThrowHelper.Success
+            || PjmediaSdpNeg.pjmedia_sdp_neg_get_active_remote(Inv->neg, &remote) != ThrowHelper.Success)
+            return;
+        NegotiatedLocal = local;
+        NegotiatedRemote = remote;
+        try
+        {
+            var localStreams = SdpNative.Read(local);
+            var remoteStreams = SdpNative.Read(remote);
+            var applied = new HashSet<SdpHandler>();
+            for (var i = 0; i < localStreams.Count && i < remoteStreams.Count; i++)
+            {
+                var handler = _handlers.Find(h => h.MediaType == localStreams[i].Media);
+                if (handler == null || (localStreams[i].Port == 0 && applied.Contains(handler)))
+                    continue;
+                if (localStreams[i].Port != 0 || !applied.Contains(handler))
+                {
+                    applied.Add(handler);
+                    try
+                    {
+                        handler.Apply(this, localStreams[i], remoteStreams[i]);
+                    }
+#pragma warning disable CA1031 // A handler's failure costs its stream, not the call or the pjsip thread.
+                    catch (Exception exception)
+#pragma warning restore CA1031
+                    {
+                        Service.Log.SdpHandlerFailed(exception, handler.MediaType, CallId);
+                    }
+                }
+            }
+        }
+        finally
+        {
+            NegotiatedLocal = null;
+            NegotiatedRemote = null;
+        }
+    }
+
+    internal void OnStateChanged(pjsip_inv_state state)
+    {
+        State = (SessionState)(int)state;
+        switch (state)
+        {
+            case pjsip_inv_state.PJSIP_INV_STATE_CONFIRMED:
+            case pjsip_inv_state.PJSIP_INV_STATE_CONNECTING:
+                _wasConnected = true;
+                IsIncomingInvitePending = false;
+                _answered.TrySetResult(200);
+                break;
+            case pjsip_inv_state.PJSIP_INV_STATE_DISCONNECTED:
+                _finalStatus = (int)Inv->cause;
+                var reason = PjStr.ToManagedString(Inv->cause_text);
+                if (!_wasConnected)
+                    _answered.TrySetResult(_finalStatus);
+                // Release media and references after pjsip's callback returns, in order with the rest.
+                _ = InvokeAsync(() => Finish(reason));
+                break;
+        }
+    }
+
+    /// <summary>A transaction of the dialog changed state: complete whoever waits for its final response.</summary>
+    internal void OnTransactionState(pjsip_transaction* tsx)
+    {
+        if (tsx->role != pjsip_role_e.PJSIP_ROLE_UAC)
+            return;
+        var final = tsx->state is pjsip_tsx_state_e.PJSIP_TSX_STATE_COMPLETED or pjsip_tsx_state_e.PJSIP_TSX_STATE_TERMINATED;
+        if (!final || tsx->status_code < 200)
+            return;
+        var slot = Service.ModuleIdForSessions;
+        if (tsx->mod_data[slot] != 0)
+        {
+            var handle = GCHandle.FromIntPtr(tsx->mod_data[slot]);
+            tsx->mod_data[slot] = 0;
+            if (handle.Target is PendingRequest pending)
+                pending.Completion.TrySetResult(tsx->status_code);
+            handle.Free();
+            return;
+        }
+        var isInvite = tsx->method.id == pjsip_method_e.PJSIP_INVITE_METHOD;
+        var isUpdate = PjStr.EqualsIgnoreCase(tsx->method.name, "UPDATE"u8);
+        if ((isInvite && tsx != Inv->invite_tsx) || isUpdate || (isInvite && Inv->state == pjsip_inv_state.PJSIP_INV_STATE_CONFIRMED))
+        {
+            var offer = _pendingOffer;
+            _pendingOffer = null;
+            offer?.TrySetResult(tsx->status_code);
+        }
+    }
+
+    internal void Finish(string reason)
+    {
+        if (_finished)
+            return;
+        _finished = true;
+        foreach (var handler in _handlers)
+        {
+            try
+            {
+                handler.Release(this);
+            }
+#pragma warning disable CA1031 // One handler's failure must not keep the others' media open.
+            catch (Exception exception)
+#pragma warning restore CA1031
+            {
+                Service.Log.SdpHandlerFailed(exception, handler.MediaType, CallId);
+            }
+        }
+        _pendingOffer?.TrySetResult(481);
+        _pendingOffer = null;
+        _answered.TrySetResult(_finalStatus == 0 ? 487 : _finalStatus);
+        _dtmf.Writer.TryComplete();
+        _messages.Writer.TryComplete();
+        Service.Forget(this);
+        var inv = Inv;
+        if (inv != null)
+        {
+            var dialog = Dialog;
+            PjsipSipDialog.pjsip_dlg_inc_lock(dialog);
+            inv->mod_data[Service.ModuleIdForSessions] = 0;
+            dialog->mod_data[Service.ModuleIdForSessions] = 0;
+            PjsipSipDialog.pjsip_dlg_dec_lock(dialog);
+        }
+        Inv = null;
+        Dialog = null;
+        _inviteHandle?.Dispose();
+        if (_self.IsAllocated)
+            _self.Free();
+        _completion.TrySetResult(new SessionEnd(_wasConnected ? 200 : (_finalStatus == 0 ? 487 : _finalStatus), reason, _wasConnected));
+        try
+        {
+            _ended.Cancel();
+        }
+#pragma warning disable CA1031 // An application's cancellation callback must not break the teardown.
+        catch (Exception exception)
+#pragma warning restore CA1031
+        {
+            Service.Log.ApplicationFailed(exception, CallId);
+        }
+    }
+
+    public override string ToString() => $"{Direction} session {CallId} ({State})";
+
+    private sealed class PendingRequest
+    {
+        public TaskCompletionSource<int> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    }
+
+    private sealed class SessionCall<T>(SipSession session, Func<T> work) : ServantWork
+    {
+        public TaskCompletionSource<T> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public override ValueTask RunAsync(CancellationToken cancellationToken)
+        {
+            var previous = SessionService.CurrentKey;
+            SessionService.CurrentKey = session.Key;
+            try
+            {
+                PjThread.EnsureRegistered();
+                Completion.TrySetResult(work());
+            }
+#pragma warning disable CA1031 // The caller gets the failure through its task.
+            catch (Exception exception)
+#pragma warning restore CA1031
+            {
+                Completion.TrySetException(exception);
+            }
+            finally
+            {
+                SessionService.CurrentKey = previous;
+            }
+            return ValueTask.CompletedTask;
+        }
+    }
+}
