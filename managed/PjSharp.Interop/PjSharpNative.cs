@@ -110,4 +110,12 @@ public static unsafe partial class PjSharpNative
     [LibraryImport(NativeLibraryResolver.LibraryName)]
     [UnmanagedCallConv(CallConvs = [typeof(CallConvCdecl)])]
     public static partial int pjsharp_af_inet6();
+
+    [LibraryImport(NativeLibraryResolver.LibraryName)]
+    [UnmanagedCallConv(CallConvs = [typeof(CallConvCdecl)])]
+    public static partial int pjsharp_media_transport_start(pjmedia_transport* transport, pj_pool_t* pool, pjmedia_sdp_session* local, pjmedia_sdp_session* remote, uint index);
+
+    [LibraryImport(NativeLibraryResolver.LibraryName)]
+    [UnmanagedCallConv(CallConvs = [typeof(CallConvCdecl)])]
+    public static partial int pjsharp_media_transport_stop(pjmedia_transport* transport);
 }

@@ -18,6 +18,19 @@ PJSHARP_EXPORT pj_status_t pjsharp_media_transport_send_rtp(pjmedia_transport *t
     return pjmedia_transport_send_rtp(tp, packet, size);
 }
 
+/* Starts reading: pjmedia's UDP transport delivers nothing before media_start. */
+PJSHARP_EXPORT pj_status_t pjsharp_media_transport_start(pjmedia_transport *tp, pj_pool_t *pool,
+                                                         const pjmedia_sdp_session *local,
+                                                         const pjmedia_sdp_session *remote, unsigned index)
+{
+    return pjmedia_transport_media_start(tp, pool, local, remote, index);
+}
+
+PJSHARP_EXPORT pj_status_t pjsharp_media_transport_stop(pjmedia_transport *tp)
+{
+    return pjmedia_transport_media_stop(tp);
+}
+
 static void echo_rtp(pjmedia_tp_cb_param *param)
 {
     pjmedia_transport *tp = (pjmedia_transport *)param->user_data;

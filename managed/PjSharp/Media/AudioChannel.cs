@@ -23,6 +23,7 @@ public sealed unsafe class AudioChannel
     private bool _echoAttached;
     private Playback? _playback;
     private bool _closed;
+    private bool _started;
 
     private AudioChannel(SipSession session)
     {
@@ -125,12 +126,17 @@ public sealed unsafe class AudioChannel
         Index = local.Index;
         if (local.Port != 0 && RemoteAddress != null && !_closed)
             StartFlow();
+        _session.Service.Log.AudioStarted(_session.CallId, _echoAttached ? "echo" : _stream != null ? "stream" : "idle", LocalPort, RemoteAddress, RemotePort, Direction, Codec);
     }
 
     private int Index { get; set; }
 
     private void StartFlow()
     {
+        var pool = (pj_pool_t*)_pool.DangerousGetHandle();
+        ThrowHelper.ThrowIfFailed(PjSharpNative.pjsharp_media_transport_start(_transport, pool, _session.NegotiatedLocal, _session.NegotiatedRemote, (uint)Index),
+            "starting the media transport");
+        _started = true;
         if (_echo)
         {
             // Echo sends only what it receives, so it needs both directions.
@@ -148,7 +154,6 @@ public sealed unsafe class AudioChannel
         if (local == null || remote == null)
             return;
         var media = _session.Service.Media.Native;
-        var pool = (pj_pool_t*)_pool.DangerousGetHandle();
         pjmedia_stream_info info;
         ThrowHelper.ThrowIfFailed(PjmediaStream.pjmedia_stream_info_from_sdp(&info, pool, media, local, remote, (uint)Index), "pjmedia_stream_info_from_sdp");
         pjmedia_stream* stream;
@@ -170,6 +175,11 @@ public sealed unsafe class AudioChannel
         {
             _ = PjmediaStream.pjmedia_stream_destroy(_stream);
             _stream = null;
+        }
+        if (_started)
+        {
+            _ = PjSharpNative.pjsharp_media_transport_stop(_transport);
+            _started = false;
         }
     }
 

@@ -31,4 +31,7 @@ internal static partial class SessionLog
 
     [LoggerMessage(EventId = 7009, Level = LogLevel.Debug, Message = "Call {CallId} ({Direction}) ended: {Status} {Reason}")]
     public static partial void SessionEnded(this ILogger logger, string callId, SessionDirection direction, int status, string reason);
+
+    [LoggerMessage(EventId = 7010, Level = LogLevel.Debug, Message = "Call {CallId}: audio {Mode}, local {LocalPort}, remote {RemoteAddress}:{RemotePort}, {Direction}, codec {Codec}")]
+    public static partial void AudioStarted(this ILogger logger, string callId, string mode, int localPort, string? remoteAddress, int remotePort, Media.SdpDirection direction, string? codec);
 }
