@@ -9,6 +9,8 @@ namespace PjSharp.Media;
 internal sealed unsafe class MediaEndpoint : IDisposable
 {
     private pjmedia_endpt* _native;
+    private readonly PoolHandle? _eventPool;
+    private bool _ownsEvents;
 
     public MediaEndpoint(SipEndpoint endpoint)
     {
@@ -18,6 +20,14 @@ internal sealed unsafe class MediaEndpoint : IDisposable
             PjmediaEndpoint.pjmedia_endpt_create2(endpoint.PoolFactory, PjsipSipEndpoint.pjsip_endpt_get_ioqueue(endpoint.Native), 0, &native),
             "pjmedia_endpt_create2");
         _native = native;
+        // Streams report through pjmedia's event manager, which only pjsua would otherwise create.
+        if (PjmediaEvent.pjmedia_event_mgr_instance() == null)
+        {
+            _eventPool = endpoint.CreatePool("media-events", 512, 512);
+            pjmedia_event_mgr* events;
+            ThrowHelper.ThrowIfFailed(PjmediaEvent.pjmedia_event_mgr_create((pj_pool_t*)_eventPool.DangerousGetHandle(), 0, &events), "pjmedia_event_mgr_create");
+            _ownsEvents = true;
+        }
         pjmedia_audio_codec_config config;
         PjmediaCodecAudioCodecs.pjmedia_audio_codec_config_default(&config);
         ThrowHelper.ThrowIfFailed(PjmediaCodecAudioCodecs.pjmedia_codec_register_audio_codecs(native, &config), "pjmedia_codec_register_audio_codecs");
@@ -32,6 +42,9 @@ internal sealed unsafe class MediaEndpoint : IDisposable
         PjThread.EnsureRegistered();
         _ = PjmediaEndpoint.pjmedia_endpt_destroy2(_native);
         _native = null;
+        if (_ownsEvents)
+            PjmediaEvent.pjmedia_event_mgr_destroy(null);
+        _eventPool?.Dispose();
     }
 }
 

@@ -1,0 +1,121 @@
+using System.Net;
+using System.Net.Sockets;
+using PjSharp.Server.Tests.Sip;
+using PjSharp.Testing.Sipp;
+
+namespace PjSharp.Server.Tests.Sessions;
+
+/// <summary>Calls to the applications of <c>pjsharp serve</c>, with real RTP, from SIPp.</summary>
+[NonParallelizable]
+public class ServeCallTests
+{
+    private const string SippAudio = "/usr/share/sip-tester/g711a.pcap";
+    private ServerProcess _server = null!;
+
+    [OneTimeSetUp]
+    public async Task StartServerAsync()
+    {
+        SipTestServer.RequireSipp();
+        _server = await SipTestServer.StartAsync(["udp:127.0.0.1:0"]);
+    }
+
+    [OneTimeTearDown]
+    public async Task StopServerAsync()
+    {
+        if (_server != null)
+            await _server.DisposeAsync();
+    }
+
+    private string Target => _server.Endpoint("udp").HostPort;
+
+    private SippOptions Call(string scenario, string service, int calls = 1, double rate = 10, params string[] extra) => new()
+    {
+        Scenario = Path.IsPathRooted(scenario) ? scenario : SippRunner.Scenario(scenario),
+        Target = Target,
+        Service = service,
+        MaxCalls = calls,
+        Rate = rate,
+        Timeout = TimeSpan.FromSeconds(calls / rate + 30),
+        TraceErrors = true,
+        ExtraArguments = extra,
+    };
+
+    [Test]
+    public async Task Echo_sends_back_the_rtp_it_receives()
+    {
+        Assert.That(File.Exists(SippAudio), $"{SippAudio} comes with Debian's sip-tester, which the Test target installs");
+        using var media = new RtpSink();
+        var sipp = SippRunner.RunAsync(Call("call-media-uac.xml", "echo", extra: ["-d", "3000", "-key", "rtp_port", media.Port.ToString(System.Globalization.CultureInfo.InvariantCulture), "-key", "pcap", SippAudio]));
+        var received = await media.CollectUntilAsync(sipp);
+        var result = await sipp;
+
+        Assert.That(result.Successful, Is.EqualTo(1), result.ToString());
+        // SIPp plays 30 ms PCMA packets for the 3 s the call lasts: about 100 of them.
+        Assert.That(received.Count, Is.GreaterThanOrEqualTo(60), "RTP packets echoed");
+        Assert.That(received.Select(p => p.PayloadType).Distinct(), Is.EqualTo(new[] { 8 }), "echoed as received: PCMA");
+    }
+
+    [Test]
+    public async Task Playback_answers_plays_its_file_and_hangs_up()
+    {
+        using var media = new RtpSink();
+        var sipp = SippRunner.RunAsync(Call("call-playback-uac.xml", "playback", extra: ["-key", "rtp_port", media.Port.ToString(System.Globalization.CultureInfo.InvariantCulture)]));
+        var received = await media.CollectUntilAsync(sipp);
+        var result = await sipp;
+
+        Assert.That(result.Successful, Is.EqualTo(1), "the server hangs up after the file: " + result);
+        // The bundled tone is 1.5 s: 75 packets of 20 ms PCMU.
+        Assert.That(received.Count, Is.InRange(60, 90), "RTP packets played");
+        Assert.That(received.Select(p => p.PayloadType).Distinct(), Is.EqualTo(new[] { 0 }), "PCMU, as negotiated");
+        Assert.That(received.Count(p => p.Payload.Any(b => b != 0xFF && b != 0x7F)), Is.GreaterThan(50), "a tone, not silence");
+    }
+
+    [Test]
+    public async Task A_call_to_an_unknown_target_is_answered_404()
+    {
+        var result = await SippRunner.RunAsync(Call(SessionTestHost.RejectedScenario(404), "nobody-here"));
+        Assert.That(result.Successful, Is.EqualTo(1), result.ToString());
+    }
+
+    [Test]
+    public async Task Five_hundred_simultaneous_calls_to_echo_all_succeed()
+    {
+        // 250 new calls a second, each held 4 s: about 500 up at once.
+        var result = await SippRunner.RunAsync(Call("call-uac.xml", "echo", calls: 500, rate: 250, "-d", "4000", "-l", "600"));
+        Assert.That(result.Successful, Is.EqualTo(500), result.ToString());
+        Assert.That(result.Failed, Is.Zero, result.ToString());
+        Assert.That(result.Statistics!.Retransmissions, Is.Zero, "no message was lost or answered late: " + result);
+    }
+
+    /// <summary>A UDP socket that collects RTP packets on loopback.</summary>
+    private sealed class RtpSink : IDisposable
+    {
+        private readonly Socket _socket = new(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+
+        public RtpSink() => _socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+
+        public int Port => ((IPEndPoint)_socket.LocalEndPoint!).Port;
+
+        public async Task<List<(int PayloadType, byte[] Payload)>> CollectUntilAsync(Task done)
+        {
+            var packets = new List<(int, byte[])>();
+            var buffer = new byte[2048];
+            while (!done.IsCompleted)
+            {
+                using var wait = new CancellationTokenSource(TimeSpan.FromMilliseconds(200));
+                try
+                {
+                    var length = await _socket.ReceiveAsync(buffer, SocketFlags.None, wait.Token);
+                    if (length > 12 && buffer[0] >> 6 == 2)
+                        packets.Add((buffer[1] & 0x7F, buffer[12..length]));
+                }
+                catch (OperationCanceledException)
+                {
+                }
+            }
+            return packets;
+        }
+
+        public void Dispose() => _socket.Dispose();
+    }
+}
