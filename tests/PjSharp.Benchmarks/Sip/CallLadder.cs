@@ -189,7 +189,7 @@ public sealed partial class CallLadder(LadderSettings settings, int holdMillisec
             [
                 // The scenario's pause lasts -d milliseconds.
                 "-d", ((long)Hold.TotalMilliseconds).ToString(CultureInfo.InvariantCulture),
-                // Room for every call of a stalled server until its answers time out; SIPp's default scales with -d and is 0 for no hold.
+                // Room for every call of a stalled server until its answers time out (SIPp's default limit scales with -d).
                 "-l", Math.Max(100, rate * (holdSeconds + 6)).ToString(CultureInfo.InvariantCulture),
             ],
         };
