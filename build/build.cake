@@ -307,7 +307,7 @@ void StartTestPostgres()
 }
 
 Task("Bench")
-    .Description("Runs the benchmarks (they print figures). --bench=all|sip-ladder|dataaccess|interop")
+    .Description("Runs the benchmarks (they print figures). --bench=all|sip-ladder|call-ladder|register-ladder|registrar-memory|dataaccess, options after the name")
     .IsDependentOn("Build")
     .Does(() =>
 {

@@ -1,11 +1,25 @@
-// Benchmarks measure and print; they are not tests. Usage: PjSharp.Benchmarks <suite>
+// Benchmarks measure and print; they are not tests.
+const string usage = """
+    usage: PjSharp.Benchmarks [all | <suite> [options]]   (<suite> --help for a suite's options)
+      sip-ladder        OPTIONS rate ladder with SIPp against pjsharp serve and pjsip-perf (env PJSIP_PERF)
+      call-ladder       call rate ladder (INVITE/ACK/hold/BYE) with SIPp against pjsharp's echo service and pjsip-perf
+      register-ladder   authenticated REGISTER rate ladder with SIPp against pjsharp serve
+      registrar-memory  managed memory per registered contact
+      dataaccess        endpoint lookups, contact upserts on SQLite and PostgreSQL, pjsip.conf load time
+    """;
 var suites = new Dictionary<string, Func<string[], Task<int>>>(StringComparer.OrdinalIgnoreCase)
 {
     ["sip-ladder"] = PjSharp.Benchmarks.Sip.SipRateLadder.RunAsync,
+    ["call-ladder"] = PjSharp.Benchmarks.Sip.CallLadder.RunAsync,
     ["register-ladder"] = PjSharp.Benchmarks.Sip.RegisterLadder.RunAsync,
     ["registrar-memory"] = PjSharp.Benchmarks.Sip.RegistrarMemory.RunAsync,
     ["dataaccess"] = PjSharp.Benchmarks.DataAccess.DataAccessBenchmarks.RunAsync,
 };
+if (args.Length > 0 && args[0] is "-h" or "--help" or "help")
+{
+    Console.WriteLine(usage);
+    return 0;
+}
 if (args.Length == 0 || args[0] == "all")
 {
     var worst = 0;
@@ -18,7 +32,7 @@ if (args.Length == 0 || args[0] == "all")
 }
 if (!suites.TryGetValue(args[0], out var run))
 {
-    Console.Error.WriteLine($"unknown benchmark suite '{args[0]}'");
+    Console.Error.WriteLine($"unknown benchmark suite '{args[0]}'\n\n{usage}");
     return 2;
 }
 return await run(args[1..]);

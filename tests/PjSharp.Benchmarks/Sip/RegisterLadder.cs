@@ -92,28 +92,11 @@ public static class RegisterLadder
             ExtraArguments = ["-inf", injection],
         });
         var cpu = server.ProcessorTime - cpuBefore;
-        var (rss, peak) = Memory(server.Pid);
+        var memory = ProcessMemory.Read(server.Pid);
         await server.StopAsync(TimeSpan.FromSeconds(20));
         foreach (var file in Directory.GetFiles(root, $"step-{rate}.db*"))
             File.Delete(file);
-        return new Step(rate, result, cpu, rss, peak);
-    }
-
-    private static (double Rss, double Peak) Memory(int pid)
-    {
-        double Read(string key)
-        {
-            var line = File.ReadLines($"/proc/{pid}/status").FirstOrDefault(l => l.StartsWith(key, StringComparison.Ordinal));
-            return line == null ? 0 : double.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) / 1024;
-        }
-        try
-        {
-            return (Read("VmRSS:"), Read("VmHWM:"));
-        }
-        catch (IOException)
-        {
-            return (0, 0);
-        }
+        return new Step(rate, result, cpu, memory.ResidentMiB, memory.PeakResidentMiB);
     }
 
     private static string Configuration(IEnumerable<string> users)
@@ -140,7 +123,7 @@ public static class RegisterLadder
 
     private sealed record Step(int Rate, SippResult Result, TimeSpan Cpu, double RssMiB, double PeakMiB)
     {
-        public bool Clean => Result.Clean && Result.AchievedRate >= Rate * SipRateLadder.RateTolerance;
+        public bool Clean => Result.Clean && Result.AchievedRate >= Rate * LadderStep.RateTolerance;
 
         public string Format(string verdict)
         {
