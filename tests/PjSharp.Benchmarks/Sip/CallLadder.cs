@@ -92,15 +92,37 @@ public sealed partial class CallLadder(LadderSettings settings, int holdMillisec
         var targets = new List<LadderTarget>();
         if (settings.Targets.Contains(LadderTargets.PjSharpName))
         {
-            // Its bundled configuration; without per-call console logging; the From user (sipp) is no
-            // configured endpoint, and one address placing thousands of calls is no attack here.
+            // SIPp calls as an endpoint identified by its loopback address (no digest round trip, as a
+            // trunk would), without per-call console logging.
             targets.Add(LadderTargets.PjSharp(settings, EchoUser, $"sip:{EchoUser}@ (echo service)", "pjsharp-call-ladder.db",
-                ["--log-level", "Warning"],
+                ["--log-level", "Warning", "--config", LoopbackTrunkConfiguration()],
                 new Dictionary<string, string?> { ["PJSHARP__PjSharp__Security__MaxUnidentifiedRequests"] = "100000000" }));
         }
         if (settings.Targets.Contains(LadderTargets.PjsipPerfName))
             targets.Add(LadderTargets.PjsipPerf(settings, PjsipPerfCallUser, $"sip:{PjsipPerfCallUser}@ (INVITE session, dummy SDP answer)"));
         return targets;
+    }
+
+    /// <summary>A configuration file with one endpoint matched by the loopback address.</summary>
+    private static string LoopbackTrunkConfiguration()
+    {
+        var path = Path.Combine(Path.GetTempPath(), "pjsharp-call-ladder.conf");
+        File.WriteAllText(path, """
+            [loopback]
+            type=endpoint
+            context=default
+            allow=ulaw,alaw
+
+            [loopback]
+            type=identify
+            endpoint=loopback
+            match=127.0.0.0/8
+
+            [global]
+            type=global
+            endpoint_identifier_order=ip,username
+            """);
+        return path;
     }
 
     protected override string StepColumns =>
