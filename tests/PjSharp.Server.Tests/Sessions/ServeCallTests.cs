@@ -87,6 +87,28 @@ public class ServeCallTests
         Assert.That(result.Statistics!.Retransmissions, Is.Zero, "no message was lost or answered late: " + result);
     }
 
+    [Test]
+    public async Task Stopping_the_server_ends_calls_in_progress_with_bye_and_exits_cleanly()
+    {
+        await using var server = await SipTestServer.StartAsync(["udp:127.0.0.1:0"]);
+        // Two calls that would last 20 s; the server is stopped after 2 s and must say BYE to both.
+        var sipp = SippRunner.RunAsync(new SippOptions
+        {
+            Scenario = SippRunner.Scenario("call-server-bye-uac.xml"),
+            Target = server.Endpoint("udp").HostPort,
+            Service = "echo",
+            MaxCalls = 2,
+            Rate = 10,
+            Timeout = TimeSpan.FromSeconds(30),
+            TraceErrors = true,
+        });
+        await Task.Delay(TimeSpan.FromSeconds(2));
+        var stop = await server.StopAsync(TimeSpan.FromSeconds(15));
+        var result = await sipp;
+        Assert.That(stop.ExitCode, Is.Zero, server.OutputTail());
+        Assert.That(result.Successful, Is.EqualTo(2), "both callers got a BYE: " + result);
+    }
+
     /// <summary>A UDP socket that collects RTP packets on loopback.</summary>
     private sealed class RtpSink : IDisposable
     {
