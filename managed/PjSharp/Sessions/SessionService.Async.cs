@@ -30,11 +30,33 @@ public sealed partial class SessionService
         }
     }
 
-    private void RunApplication(SipSession session, SessionHandler handler) => _ = Task.Run(async () =>
+    /// <summary>
+    /// Starts the application on the call's servant: until its first await that does not complete at
+    /// once, it runs here, and its session calls (answer, echo) run inline without another hop.
+    /// </summary>
+    private void RunApplication(SipSession session, SessionHandler handler)
+    {
+        Task running;
+        try
+        {
+            running = handler(session, session.Ended);
+        }
+#pragma warning disable CA1031 // The firewall for application code: the call ends, nothing else does.
+        catch (Exception exception)
+#pragma warning restore CA1031
+        {
+            Log.ApplicationFailed(exception, session.CallId);
+            session.End(session.IsIncomingInvitePending ? 500 : 0, null);
+            return;
+        }
+        _ = ObserveApplicationAsync(session, running);
+    }
+
+    private async Task ObserveApplicationAsync(SipSession session, Task running)
     {
         try
         {
-            await handler(session, session.Ended).ConfigureAwait(false);
+            await running.ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (session.Ended.IsCancellationRequested)
         {
@@ -50,7 +72,7 @@ public sealed partial class SessionService
         }
         // The application is done with the call: what it left open is ended (480 if never answered).
         await EndQuietly(session, 480).ConfigureAwait(false);
-    });
+    }
 
     private static async Task EndQuietly(SipSession session, int unansweredStatus)
     {
