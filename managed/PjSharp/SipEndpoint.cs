@@ -22,6 +22,7 @@ public sealed unsafe class SipEndpoint : IDisposable, IAsyncDisposable
     private readonly SipEndpointOptions _options;
     private readonly ILoggerFactory _loggerFactory;
     private readonly List<ServiceRegistration> _services = [];
+    private readonly List<Action> _beforeDestroy = [];
     private readonly List<SipTransportInfo> _transports = [];
     private readonly Lock _gate = new();
     private readonly MalformedRequestResponder? _malformed;
@@ -193,6 +194,13 @@ public sealed unsafe class SipEndpoint : IDisposable, IAsyncDisposable
         return new PoolHandle((nint)pool);
     }
 
+    /// <summary>Runs <paramref name="action"/> when the endpoint is disposed, after polling stopped and before pjsip is destroyed.</summary>
+    internal void OnDestroying(Action action)
+    {
+        lock (_gate)
+            _beforeDestroy.Add(action);
+    }
+
     /// <summary>Registers a service (a pjsip module); it sees messages from now on.</summary>
     public void RegisterService(SipService service)
     {
@@ -327,6 +335,20 @@ public sealed unsafe class SipEndpoint : IDisposable, IAsyncDisposable
         lock (_gate)
         {
             PjThread.EnsureRegistered();
+            foreach (var action in _beforeDestroy)
+            {
+                try
+                {
+                    action();
+                }
+#pragma warning disable CA1031 // One service's failure must not keep pjsip from shutting down.
+                catch (Exception exception)
+#pragma warning restore CA1031
+                {
+                    Logs.ServiceFailed(exception, "shutdown");
+                }
+            }
+            _beforeDestroy.Clear();
             PjReleaseQueue.Drain();
             foreach (var service in _services)
                 service.Dispose();

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 using PjSharp.DataAccess;
+using PjSharp.Interop;
 
 namespace PjSharp.Sessions;
 
@@ -21,8 +22,12 @@ public sealed partial class SessionService
         await HangupAllAsync(TimeSpan.FromSeconds(2)).ConfigureAwait(false);
         if (_ownsServants)
             await _servants.DisposeAsync().ConfigureAwait(false);
-        _media?.Dispose();
-        _media = null;
+        if (!_endpoint.IsDestroyed)
+        {
+            PjThread.EnsureRegistered();
+            _media?.Dispose();
+            _media = null;
+        }
     }
 
     private void RunApplication(SipSession session, SessionHandler handler) => _ = Task.Run(async () =>

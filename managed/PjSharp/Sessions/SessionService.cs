@@ -197,7 +197,12 @@ public sealed unsafe partial class SessionService : SipService, IAsyncDisposable
             ThrowHelper.ThrowIfFailed(PjsipUaSipInv.pjsip_inv_usage_init(native, &callbacks), "pjsip_inv_usage_init");
             endpoint.InviteUsageReady = true;
         }
-        _media ??= new MediaEndpoint(endpoint);
+        if (_media == null)
+        {
+            _media = new MediaEndpoint(endpoint);
+            // Media sockets live in pjsip's ioqueue and pools: they go before pjsip does.
+            endpoint.OnDestroying(ReleaseMedia);
+        }
         endpoint.RegisterService(_distributor);
     }
 
@@ -205,6 +210,15 @@ public sealed unsafe partial class SessionService : SipService, IAsyncDisposable
     {
         endpoint.UnregisterService(_distributor);
         Interlocked.Exchange(ref s_moduleId, -1);
+    }
+
+    /// <summary>Ends what is left of every call's media and pjmedia itself (pjsip no longer polls).</summary>
+    private void ReleaseMedia()
+    {
+        foreach (var session in _sessions.Keys.ToArray())
+            session.Finish("endpoint shut down");
+        _media?.Dispose();
+        _media = null;
     }
 
     internal static ulong KeyOf(ReadOnlySpan<byte> callId)
