@@ -41,8 +41,7 @@ public sealed class AudioSdpHandler : SdpHandler
             ConnectionAddress = channel.LocalAddress,
         };
         var endpoint = session.Endpoint;
-        var allowed = endpoint.Allow.Count == 0 ? DefaultCodecs : (IReadOnlyList<string>)[.. endpoint.Allow];
-        foreach (var name in allowed)
+        foreach (var name in Allowed(endpoint))
         {
             if (!SupportedCodecs.TryGetValue(name, out var codec))
                 continue;
@@ -63,11 +62,34 @@ public sealed class AudioSdpHandler : SdpHandler
         return stream;
     }
 
+    /// <summary>
+    /// Declines an offered stream without a codec the endpoint allows, before opening any media:
+    /// pjmedia's negotiation would fail only once the call is answered, and the caller would get 500
+    /// instead of 488.
+    /// </summary>
+    public override SdpMediaDescription? CreateAnswer(SipSession session, SdpMediaDescription offer, SdpDirection direction)
+    {
+        ArgumentNullException.ThrowIfNull(session);
+        ArgumentNullException.ThrowIfNull(offer);
+        foreach (var name in Allowed(session.Endpoint))
+        {
+            if (!SupportedCodecs.TryGetValue(name, out var codec))
+                continue;
+            var encoding = codec.RtpMap[..codec.RtpMap.IndexOf('/', StringComparison.Ordinal)];
+            if (offer.Formats.Exists(f => string.Equals(offer.EncodingOf(f), encoding, StringComparison.OrdinalIgnoreCase)))
+                return CreateOffer(session, direction);
+        }
+        return null;
+    }
+
     public override void Apply(SipSession session, SdpMediaDescription local, SdpMediaDescription remote)
     {
         ArgumentNullException.ThrowIfNull(session);
         AudioChannel.GetOrOpen(session).Apply(local, remote);
     }
+
+    private static IReadOnlyList<string> Allowed(Endpoint endpoint) =>
+        endpoint.Allow.Count == 0 ? DefaultCodecs : [.. endpoint.Allow];
 
     public override void Release(SipSession session)
     {

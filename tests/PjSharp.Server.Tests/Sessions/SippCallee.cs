@@ -1,0 +1,86 @@
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using PjSharp.Testing.Sipp;
+
+namespace PjSharp.Server.Tests.Sessions;
+
+/// <summary>
+/// SIPp as the called party of one outgoing call: a server scenario from tests/Sipp on a free
+/// loopback UDP port, for <see cref="PjSharp.Sessions.SessionService.CallAsync"/> to call.
+/// </summary>
+internal sealed class SippCallee : IAsyncDisposable
+{
+    private SippCallee(SippRun run, int port)
+    {
+        Run = run;
+        Port = port;
+    }
+
+    public SippRun Run { get; }
+
+    public int Port { get; }
+
+    /// <summary>The request URI to call.</summary>
+    public string Uri => string.Create(CultureInfo.InvariantCulture, $"sip:bob@127.0.0.1:{Port}");
+
+    /// <summary>Starts SIPp and waits until it listens; a port taken meanwhile is retried with another.</summary>
+    public static async Task<SippCallee> StartAsync(string scenario, SessionTestHost host, TimeSpan? timeout = null)
+    {
+        for (var attempt = 0; ; attempt++)
+        {
+            var port = FreeUdpPort();
+            var run = SippRunner.Start(new SippOptions
+            {
+                Scenario = SippRunner.Scenario(scenario),
+                Target = host.Target,
+                LocalPort = port,
+                MaxCalls = 1,
+                Timeout = timeout ?? TimeSpan.FromSeconds(30),
+                TraceErrors = true,
+            });
+            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+            while (!run.Completion.IsCompleted && !IsListening(port) && DateTime.UtcNow < deadline)
+                await Task.Delay(20);
+            if (!run.Completion.IsCompleted && IsListening(port))
+                return new SippCallee(run, port);
+            var result = await run.StopAsync();
+            await run.DisposeAsync();
+            if (attempt == 2)
+                Assert.Fail($"SIPp did not start listening on 127.0.0.1:{port}.\n{result.Describe()}");
+        }
+    }
+
+    /// <summary>Waits for SIPp to finish its one call and checks that the scenario completed.</summary>
+    public async Task<SippResult> AssertSucceededAsync(TimeSpan? timeout = null)
+    {
+        var result = await Run.Completion.WaitAsync(timeout ?? TimeSpan.FromSeconds(20));
+        Assert.That(result.Successful, Is.EqualTo(1), result.Describe());
+        return result;
+    }
+
+    public ValueTask DisposeAsync() => Run.DisposeAsync();
+
+    private static int FreeUdpPort()
+    {
+        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+        socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        return ((IPEndPoint)socket.LocalEndPoint!).Port;
+    }
+
+    // /proc/net/udp lists bound sockets as "0100007F:PORT" (hex); no probe socket that could race SIPp's bind.
+    private static bool IsListening(int port)
+    {
+        var suffix = string.Create(CultureInfo.InvariantCulture, $":{port:X4}");
+        try
+        {
+            return File.ReadLines("/proc/net/udp").Skip(1)
+                .Select(l => l.Split(' ', StringSplitOptions.RemoveEmptyEntries))
+                .Any(f => f.Length > 1 && f[1].EndsWith(suffix, StringComparison.Ordinal));
+        }
+        catch (IOException)
+        {
+            return true;
+        }
+    }
+}
