@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Sockets;
+using Microsoft.Extensions.Logging;
 using PjSharp.Sessions;
 using PjSharp.Testing.Sipp;
 
@@ -41,6 +42,7 @@ public class SessionExtensionTests
         Assert.That(allowed.Successful, Is.EqualTo(1), allowed.Describe());
         await host.WaitForNoSessionsAsync();
         Assert.That(answered, Is.EqualTo(1), "the rejected call never reaches the application");
+        Assert.That(host.Logs.Entries.Where(e => e.Level >= LogLevel.Error), Is.Empty);
     }
 
     [Test]
@@ -78,6 +80,7 @@ public class SessionExtensionTests
         Assert.That(seen, Is.EqualTo(new[] { "INFO", "INVITE" }));
         Assert.That(ends.Single().WasConnected, "the call ended as an answered call, by the BYE");
         Assert.That(digits, Is.Zero, "the rejected INFO's digit never reached the session");
+        Assert.That(host.Logs.Entries.Where(e => e.Level >= LogLevel.Error), Is.Empty, "answered once, by the extension");
     }
 
     [Test]
@@ -105,6 +108,7 @@ public class SessionExtensionTests
         var result = await host.RunSippAsync(scenario.Path, "echo");
         Assert.That(result.Successful, Is.EqualTo(1), result.Describe());
         await host.WaitForNoSessionsAsync();
+        Assert.That(host.Logs.Entries.Where(e => e.Level >= LogLevel.Error), Is.Empty, "the 500s come from the session core, once");
     }
 
     [Test]
@@ -212,11 +216,12 @@ public class SessionExtensionTests
             s.AddExtension(Recorder("early", -5));
             s.AddExtension(Recorder("late-b", 10));
         });
-        Assert.That(host.Sessions.Extensions.Select(e => e.Name), Is.EqualTo(new[] { "caller-identity", "session-timers", "100rel", "early", "zero", "late-a", "late-b" }));
+        string[] expected = ["early", "zero", "late-a", "late-b"];
+        Assert.That(host.Sessions.Extensions.Select(e => e.Name).Where(expected.Contains), Is.EqualTo(expected));
         var result = await host.RunSippAsync("call-uac.xml", "echo", extra: ["-d", "100"]);
         Assert.That(result.Successful, Is.EqualTo(1), result.Describe());
         await host.WaitForNoSessionsAsync();
-        Assert.That(order, Is.EqualTo(new[] { "early", "zero", "late-a", "late-b" }));
+        Assert.That(order, Is.EqualTo(expected));
     }
 
     [Test]
