@@ -113,13 +113,15 @@ internal sealed unsafe class SessionDistributor(SessionService sessions)
                 new SipRequest(endpoint, rdata, distributor.NativeModule).RespondStateless(501);
         }
 
-        /// <summary>A CANCEL has no To tag: its session is the one of the INVITE transaction it cancels.</summary>
-        private SipSession? FindCancelled()
+        /// <summary>
+        /// The session of the transaction this message belongs to: a CANCEL has no To tag (its
+        /// transaction is the INVITE it cancels), and the first responses of an outgoing call carry a
+        /// To tag that the dialog does not know yet.
+        /// </summary>
+        private SipSession? FindByTransaction(pjsip_role_e role, pjsip_method* method)
         {
-            pjsip_method invite;
-            PjsipSipMsg.pjsip_method_set(&invite, pjsip_method_e.PJSIP_INVITE_METHOD);
             pj_str_t transactionKey;
-            if (PjsipSipTransaction.pjsip_tsx_create_key(rdata->tp_info.pool, &transactionKey, pjsip_role_e.PJSIP_ROLE_UAS, &invite, rdata) != ThrowHelper.Success)
+            if (PjsipSipTransaction.pjsip_tsx_create_key(rdata->tp_info.pool, &transactionKey, role, method, rdata) != ThrowHelper.Success)
                 return null;
             var transaction = PjsipSipTransaction.pjsip_tsx_layer_find_tsx(&transactionKey, 0);
             var dialog = transaction == null ? null : PjsipSipDialog.pjsip_tsx_get_dlg(transaction);
@@ -133,7 +135,13 @@ internal sealed unsafe class SessionDistributor(SessionService sessions)
             if (info->cid == null || info->from == null || info->to == null)
                 return null;
             if (isRequest && info->msg->line.req.method.id == pjsip_method_e.PJSIP_CANCEL_METHOD)
-                return FindCancelled();
+            {
+                pjsip_method invite;
+                PjsipSipMsg.pjsip_method_set(&invite, pjsip_method_e.PJSIP_INVITE_METHOD);
+                return FindByTransaction(pjsip_role_e.PJSIP_ROLE_UAS, &invite);
+            }
+            if (!isRequest && info->cseq != null && FindByTransaction(pjsip_role_e.PJSIP_ROLE_UAC, &info->cseq->method) is { } session)
+                return session;
             if (info->to->tag.slen == 0)
                 return null;
             var local = isRequest ? &info->to->tag : &info->from->tag;
