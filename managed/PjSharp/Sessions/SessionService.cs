@@ -518,6 +518,8 @@ public sealed unsafe partial class SessionService : SipService, IAsyncDisposable
             return;
         var dialog = PjsipSipDialog.pjsip_tdata_get_dlg(message.Native);
         if (dialog == null)
+            dialog = FindDialog(message.Native);
+        if (dialog == null)
             return;
         var session = SipSession.FromHandle(dialog->mod_data[ModuleId]);
         if (session == null)
@@ -587,6 +589,24 @@ public sealed unsafe partial class SessionService : SipService, IAsyncDisposable
         var parameter = transport.StartsWith("TCP", StringComparison.OrdinalIgnoreCase) ? ";transport=tcp"
             : transport.StartsWith("TLS", StringComparison.OrdinalIgnoreCase) ? ";transport=tls" : "";
         return string.Create(CultureInfo.InvariantCulture, $"<sip:{host}:{port}{parameter}>");
+    }
+
+    /// <summary>
+    /// The dialog of a message that does not name it: pjsip before 2.16 answers an INVITE finally with a
+    /// copy of its provisional response, which loses the dialog reference.
+    /// </summary>
+    private static pjsip_dialog* FindDialog(pjsip_tx_data* tdata)
+    {
+        var message = tdata->msg;
+        if (message == null)
+            return null;
+        var callId = (pjsip_cid_hdr*)PjsipSipMsg.pjsip_msg_find_hdr(message, pjsip_hdr_e.PJSIP_H_CALL_ID, null);
+        var from = (pjsip_fromto_hdr*)PjsipSipMsg.pjsip_msg_find_hdr(message, pjsip_hdr_e.PJSIP_H_FROM, null);
+        var to = (pjsip_fromto_hdr*)PjsipSipMsg.pjsip_msg_find_hdr(message, pjsip_hdr_e.PJSIP_H_TO, null);
+        if (callId == null || from == null || to == null || to->tag.slen == 0)
+            return null;
+        var isRequest = message->type == pjsip_msg_type_e.PJSIP_REQUEST_MSG;
+        return PjsipSipUaLayer.pjsip_ua_find_dialog(&callId->id, isRequest ? &from->tag : &to->tag, isRequest ? &to->tag : &from->tag, 0);
     }
 
     // ---- outgoing calls ----
