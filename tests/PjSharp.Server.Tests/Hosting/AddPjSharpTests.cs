@@ -75,6 +75,66 @@ public sealed class AddPjSharpTests
     }
 
     [Test]
+    public async Task MapInvite_routes_calls_to_the_applications_handler()
+    {
+        SipTestServer.RequireSipp();
+        var calls = 0;
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+        builder.Services.AddPjSharp(options =>
+            {
+                options.Transports.Add("udp:127.0.0.1:0");
+                options.WorkerThreads = 1;
+                options.Sessions.RtpPortStart = 32000;
+                options.Sessions.RtpPortEnd = 32200;
+            })
+            .MapInvite("hello", async (session, ended) =>
+            {
+                Interlocked.Increment(ref calls);
+                await session.AnswerAsync();
+                await session.Completion;
+            })
+            .UseObjectStore((_, _) =>
+            {
+                var memory = new MemoryBackend();
+                var store = new ObjectStoreBuilder().AddBackend("memory", memory);
+                foreach (var type in ObjectTypes.All)
+                    store.Map(type, "memory");
+                var built = store.Build();
+                return Task.Run(async () =>
+                {
+                    // A trunk matched by its address: calls from loopback need no credentials.
+                    await built.CreateAsync(new Endpoint("trunk") { Allow = [.. new[] { "ulaw" }] });
+                    await built.CreateAsync(new Identify("trunk") { Endpoint = "trunk", MatchNetworks = [.. new[] { IPNetwork.Parse("127.0.0.0/8") }] });
+                    return built;
+                });
+            });
+        using var host = builder.Build();
+        await host.StartAsync();
+        try
+        {
+            var server = host.Services.GetRequiredService<PjSharpServer>();
+            var udp = server.Transports.Single().LocalEndPoint;
+            var result = await PjSharp.Testing.Sipp.SippRunner.RunAsync(new PjSharp.Testing.Sipp.SippOptions
+            {
+                Scenario = PjSharp.Testing.Sipp.SippRunner.Scenario("call-uac.xml"),
+                Target = $"127.0.0.1:{udp.Port}",
+                Service = "hello",
+                MaxCalls = 2,
+                Timeout = TimeSpan.FromSeconds(20),
+                TraceErrors = true,
+                ExtraArguments = ["-d", "100"],
+            });
+            Assert.That(result.Successful, Is.EqualTo(2), result.ToString());
+            Assert.That(calls, Is.EqualTo(2));
+            Assert.That(host.Services.GetRequiredService<SessionsComponent>().Service!.SessionsStarted, Is.EqualTo(2));
+        }
+        finally
+        {
+            await host.StopAsync();
+        }
+    }
+
+    [Test]
     public void Invalid_options_stop_the_host_at_start_naming_the_key()
     {
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
