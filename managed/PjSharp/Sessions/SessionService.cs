@@ -403,7 +403,11 @@ public sealed unsafe partial class SessionService : SipService, IAsyncDisposable
             session.Target = Encoding.UTF8.GetString(request.RequestUriUser);
             session.RemoteIdentity = CallerIdentityExtension.FromHeader(request.GetHeader("From"), IdentitySource.From) ?? session.RemoteIdentity;
             if (!StartTimers(session, setup, rdata))
+            {
+                // Answered 422; the dialog's lock must still be released or pjsip's threads block on it.
+                PjsipSipDialog.pjsip_dlg_dec_lock(dialog);
                 return;
+            }
             pjsip_tx_data* trying;
             ThrowHelper.ThrowIfFailed(PjsipUaSipInv.pjsip_inv_initial_answer(inv, rdata, 100, null, null, &trying), "pjsip_inv_initial_answer");
             ThrowHelper.ThrowIfFailed(PjsipUaSipInv.pjsip_inv_send_msg(inv, trying), "sending 100 Trying");
@@ -579,8 +583,10 @@ public sealed unsafe partial class SessionService : SipService, IAsyncDisposable
         if (PjsipUaSipTimer.pjsip_timer_process_req(session.Inv, request, &code) == ThrowHelper.Success)
             return true;
         // Session-Expires below our Min-SE: 422 with our Min-SE (RFC 4028 §8.1).
-        pjsip_tx_data* tdata;
-        if (PjsipUaSipInv.pjsip_inv_initial_answer(session.Inv, request, (int)code, null, null, &tdata) == ThrowHelper.Success)
+        // pjsip builds the 422 (with Min-SE) but returns the timer's failure with it: send what it built.
+        pjsip_tx_data* tdata = null;
+        _ = PjsipUaSipInv.pjsip_inv_initial_answer(session.Inv, request, (int)code, null, null, &tdata);
+        if (tdata != null)
             _ = PjsipUaSipInv.pjsip_inv_send_msg(session.Inv, tdata);
         Log.CallRejected(session.CallId, session.Target, (int)code, "session timer");
         return false;
