@@ -370,6 +370,10 @@ public sealed unsafe partial class SessionService : SipService, IAsyncDisposable
             return;
         }
 
+        // pjsip sends reliable provisionals only when the caller requires them; peer_supported also when it supports them.
+        if (setup.Use100RelWhenSupported && Offers(request, "100rel"))
+            options |= (uint)pjsip_inv_option.PJSIP_INV_REQUIRE_100REL;
+
         var local = request.LocalAddress;
         var mediaAddress = Options.MediaAddress ?? local.Address.ToString();
         var contact = ContactFor(local.Address.ToString(), local.Port, request.Transport);
@@ -550,6 +554,19 @@ public sealed unsafe partial class SessionService : SipService, IAsyncDisposable
                 Log.ExtensionFailed(exception, extension.Name, method, session.CallId);
             }
         }
+    }
+
+    private static bool Offers(SipRequest request, string option)
+    {
+        foreach (var value in request.GetHeaders("Supported"))
+        {
+            foreach (var token in value.Split(','))
+            {
+                if (token.Trim().Equals(option, StringComparison.OrdinalIgnoreCase))
+                    return true;
+            }
+        }
+        return false;
     }
 
     private static uint InviteOptions(SessionSetup setup)
