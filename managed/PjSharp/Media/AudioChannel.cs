@@ -22,6 +22,8 @@ public sealed unsafe class AudioChannel
     private bool _echo;
     private bool _echoAttached;
     private Playback? _playback;
+    private pjmedia_master_port* _idleClock;
+    private pjmedia_port* _idleSource;
     private bool _closed;
     private bool _started;
 
@@ -166,6 +168,7 @@ public sealed unsafe class AudioChannel
     private void StopFlow()
     {
         StopPlayback();
+        StopIdleClock();
         if (_echoAttached)
         {
             PjSharpNative.pjsharp_media_transport_detach(_transport, _transport);
@@ -194,6 +197,45 @@ public sealed unsafe class AudioChannel
             var text = PjStr.FromPointer(pointer, bytes.Length);
             ThrowHelper.ThrowIfFailed(PjmediaStream.pjmedia_stream_dial_dtmf(_stream, &text), "pjmedia_stream_dial_dtmf");
         }
+        EnsureClocked();
+    }
+
+    /// <summary>
+    /// pjmedia sends queued digits from the stream's put_frame, which only a clock calls: without a
+    /// playback, a silence source clocks the stream until the flow stops or a playback takes over.
+    /// </summary>
+    private void EnsureClocked()
+    {
+        if (_playback != null || _idleClock != null || _stream == null)
+            return;
+        var pool = (pj_pool_t*)_pool.DangerousGetHandle();
+        pjmedia_port* streamPort;
+        ThrowHelper.ThrowIfFailed(PjmediaStream.pjmedia_stream_get_port(_stream, &streamPort), "pjmedia_stream_get_port");
+        ref var audio = ref streamPort->info.fmt.det.aud;
+        pjmedia_port* silence;
+        ThrowHelper.ThrowIfFailed(PjmediaNullPort.pjmedia_null_port_create(pool, audio.clock_rate, audio.channel_count,
+            audio.clock_rate * audio.frame_time_usec / 1_000_000 * audio.channel_count, audio.bits_per_sample, &silence), "pjmedia_null_port_create");
+        pjmedia_master_port* clock;
+        var status = PjmediaMasterPort.pjmedia_master_port_create(pool, silence, streamPort, 0, &clock);
+        if (status != ThrowHelper.Success)
+        {
+            _ = PjmediaPort.pjmedia_port_destroy(silence);
+            ThrowHelper.Throw(status, "pjmedia_master_port_create");
+        }
+        _idleSource = silence;
+        _idleClock = clock;
+        ThrowHelper.ThrowIfFailed(PjmediaMasterPort.pjmedia_master_port_start(clock), "pjmedia_master_port_start");
+    }
+
+    private void StopIdleClock()
+    {
+        // Destroying the master port joins its clock thread before the source goes.
+        if (_idleClock != null)
+            _ = PjmediaMasterPort.pjmedia_master_port_destroy(_idleClock, 0);
+        _idleClock = null;
+        if (_idleSource != null)
+            _ = PjmediaPort.pjmedia_port_destroy(_idleSource);
+        _idleSource = null;
     }
 
     /// <summary>Plays a WAV file (16-bit PCM) to the peer; completes at its end, or when the call ends.</summary>
@@ -211,6 +253,7 @@ public sealed unsafe class AudioChannel
         if (_stream == null)
             throw new InvalidOperationException("The call has no audio stream to play to (not answered, on hold, or echoing).");
         StopPlayback();
+        StopIdleClock(); // One clock per stream: the playback's takes over.
         var pool = (pj_pool_t*)_pool.DangerousGetHandle();
         pjmedia_port* streamPort;
         ThrowHelper.ThrowIfFailed(PjmediaStream.pjmedia_stream_get_port(_stream, &streamPort), "pjmedia_stream_get_port");

@@ -118,5 +118,6 @@ public sealed class ReliableProvisionalExtension() : SessionExtension("100rel", 
         var mode = setup.Endpoint.Rel100;
         setup.Support100Rel = mode is Rel100Mode.Yes or Rel100Mode.PeerSupported or Rel100Mode.Required;
         setup.Require100Rel = mode == Rel100Mode.Required;
+        setup.Use100RelWhenSupported = mode == Rel100Mode.PeerSupported;
     }
 }

@@ -260,7 +260,7 @@ public sealed unsafe partial class SessionService : SipService, IAsyncDisposable
         if (dialog != null)
         {
             var session = SipSession.FromHandle(dialog->mod_data[ModuleId]);
-            return session != null && OnInDialogRequest(session, dialog, request);
+            return session != null && ClaimsInDialog(request);
         }
         if (request.Method == SipMethod.Invite && !request.IsInDialog)
         {
@@ -288,8 +288,24 @@ public sealed unsafe partial class SessionService : SipService, IAsyncDisposable
     private static bool IsSessionMethod(ReadOnlySpan<byte> method) =>
         method.SequenceEqual("UPDATE"u8) || method.SequenceEqual("PRACK"u8) || method.SequenceEqual("INFO"u8);
 
-    private static bool OnInDialogRequest(SipSession session, pjsip_dialog* dialog, SipRequest request)
+    private static bool ClaimsInDialog(SipRequest request)
     {
+        // pjsip's INVITE usage answers these itself; the rest are claimed here and answered once
+        // their transaction exists (AnswerInDialog): a dialog usage hears of a request before pjsip
+        // feeds it to its transaction, and a response sent that early crashes the transaction.
+        return request.Method is not (SipMethod.Ack or SipMethod.Bye or SipMethod.Cancel or SipMethod.Invite)
+            && !IsInviteUsageMethod(request.MethodName);
+    }
+
+    private static bool IsInviteUsageMethod(ReadOnlySpan<byte> method) => method.SequenceEqual("UPDATE"u8) || method.SequenceEqual("PRACK"u8);
+
+    /// <summary>An in-dialog request the INVITE usage does not answer, its transaction just started (on the call's servant).</summary>
+    internal void AnswerInDialog(SipSession session, pjsip_rx_data* rdata)
+    {
+        var request = new SipRequest(_endpoint, rdata, NativeModule);
+        if (request.Method is SipMethod.Invite or SipMethod.Ack or SipMethod.Bye or SipMethod.Cancel || IsInviteUsageMethod(request.MethodName))
+            return;
+        var dialog = session.Dialog;
         var method = request.MethodText;
         switch (method)
         {
@@ -298,33 +314,22 @@ public sealed unsafe partial class SessionService : SipService, IAsyncDisposable
                 var contentType = request.ContentType ?? "";
                 var body = Encoding.UTF8.GetString(request.Body);
                 if (DtmfInfo.TryParse(contentType, body, out var digit))
-                {
                     session.ReceiveDtmf(digit, DtmfSource.SipInfo);
-                    RespondInDialog(dialog, request, 200);
-                }
-                else if (body.Length == 0)
-                {
-                    RespondInDialog(dialog, request, 200);
-                }
-                else
-                {
+                else if (body.Length > 0)
                     session.ReceiveMessage(new SessionMessage(method, contentType, body));
-                    RespondInDialog(dialog, request, 200);
-                }
-                return true;
+                RespondInDialog(dialog, request, 200);
+                return;
             }
             case "MESSAGE":
                 session.ReceiveMessage(new SessionMessage(method, request.ContentType, Encoding.UTF8.GetString(request.Body)));
                 RespondInDialog(dialog, request, 200);
-                return true;
+                return;
             case "OPTIONS":
                 RespondInDialog(dialog, request, 200);
-                return true;
-            case "ACK":
-                return false;
+                return;
             default:
                 RespondInDialog(dialog, request, 501);
-                return true;
+                return;
         }
     }
 
@@ -365,6 +370,10 @@ public sealed unsafe partial class SessionService : SipService, IAsyncDisposable
             return;
         }
 
+        // pjsip sends reliable provisionals only when the caller requires them; peer_supported also when it supports them.
+        if (setup.Use100RelWhenSupported && Offers(request, "100rel"))
+            options |= (uint)pjsip_inv_option.PJSIP_INV_REQUIRE_100REL;
+
         var local = request.LocalAddress;
         var mediaAddress = Options.MediaAddress ?? local.Address.ToString();
         var contact = ContactFor(local.Address.ToString(), local.Port, request.Transport);
@@ -398,7 +407,11 @@ public sealed unsafe partial class SessionService : SipService, IAsyncDisposable
             session.Target = Encoding.UTF8.GetString(request.RequestUriUser);
             session.RemoteIdentity = CallerIdentityExtension.FromHeader(request.GetHeader("From"), IdentitySource.From) ?? session.RemoteIdentity;
             if (!StartTimers(session, setup, rdata))
+            {
+                // Answered 422; the dialog's lock must still be released or pjsip's threads block on it.
+                PjsipSipDialog.pjsip_dlg_dec_lock(dialog);
                 return;
+            }
             pjsip_tx_data* trying;
             ThrowHelper.ThrowIfFailed(PjsipUaSipInv.pjsip_inv_initial_answer(inv, rdata, 100, null, null, &trying), "pjsip_inv_initial_answer");
             ThrowHelper.ThrowIfFailed(PjsipUaSipInv.pjsip_inv_send_msg(inv, trying), "sending 100 Trying");
@@ -545,6 +558,19 @@ public sealed unsafe partial class SessionService : SipService, IAsyncDisposable
         }
     }
 
+    private static bool Offers(SipRequest request, string option)
+    {
+        foreach (var value in request.GetHeaders("Supported"))
+        {
+            foreach (var token in value.Split(','))
+            {
+                if (token.Trim().Equals(option, StringComparison.OrdinalIgnoreCase))
+                    return true;
+            }
+        }
+        return false;
+    }
+
     private static uint InviteOptions(SessionSetup setup)
     {
         uint options = 0;
@@ -576,8 +602,10 @@ public sealed unsafe partial class SessionService : SipService, IAsyncDisposable
         if (PjsipUaSipTimer.pjsip_timer_process_req(session.Inv, request, &code) == ThrowHelper.Success)
             return true;
         // Session-Expires below our Min-SE: 422 with our Min-SE (RFC 4028 §8.1).
-        pjsip_tx_data* tdata;
-        if (PjsipUaSipInv.pjsip_inv_initial_answer(session.Inv, request, (int)code, null, null, &tdata) == ThrowHelper.Success)
+        // pjsip builds the 422 (with Min-SE) but returns the timer's failure with it: send what it built.
+        pjsip_tx_data* tdata = null;
+        _ = PjsipUaSipInv.pjsip_inv_initial_answer(session.Inv, request, (int)code, null, null, &tdata);
+        if (tdata != null)
             _ = PjsipUaSipInv.pjsip_inv_send_msg(session.Inv, tdata);
         Log.CallRejected(session.CallId, session.Target, (int)code, "session timer");
         return false;
@@ -750,7 +778,7 @@ public sealed unsafe partial class SessionService : SipService, IAsyncDisposable
         var session = SessionOf(inv);
         try
         {
-            session?.OnTransactionState(tsx);
+            session?.OnTransactionState(tsx, e);
         }
 #pragma warning disable CA1031 // Nothing may unwind into pjsip.
         catch (Exception exception)

@@ -80,6 +80,9 @@ public sealed class SessionSetup
     /// <summary>Reliable provisional responses: require them.</summary>
     public bool Require100Rel { get; set; }
 
+    /// <summary>Reliable provisional responses: use them when the caller's INVITE says <c>Supported: 100rel</c>.</summary>
+    public bool Use100RelWhenSupported { get; set; }
+
     /// <summary>Session timers (RFC 4028): offer them.</summary>
     public bool SupportTimers { get; set; }
 

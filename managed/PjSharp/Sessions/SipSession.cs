@@ -489,10 +489,15 @@ public sealed unsafe partial class SipSession
     }
 
     /// <summary>A transaction of the dialog changed state: complete whoever waits for its final response.</summary>
-    internal void OnTransactionState(pjsip_transaction* tsx)
+    internal void OnTransactionState(pjsip_transaction* tsx, pjsip_event* e)
     {
         if (tsx->role != pjsip_role_e.PJSIP_ROLE_UAC)
+        {
+            if (tsx->state == pjsip_tsx_state_e.PJSIP_TSX_STATE_TRYING && e != null && e->type == pjsip_event_id_e.PJSIP_EVENT_TSX_STATE
+                && e->body.tsx_state.type == pjsip_event_id_e.PJSIP_EVENT_RX_MSG && !_finished)
+                Service.AnswerInDialog(this, e->body.tsx_state.src.rdata);
             return;
+        }
         var final = tsx->state is pjsip_tsx_state_e.PJSIP_TSX_STATE_COMPLETED or pjsip_tsx_state_e.PJSIP_TSX_STATE_TERMINATED;
         if (!final || tsx->status_code < 200)
             return;
