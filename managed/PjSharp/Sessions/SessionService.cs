@@ -219,6 +219,8 @@ public sealed unsafe partial class SessionService : SipService, IAsyncDisposable
             session.Finish("endpoint shut down");
         _media?.Dispose();
         _media = null;
+        // The endpoint goes without unregistering its services: the next endpoint may have its own.
+        Interlocked.CompareExchange(ref s_moduleId, -1, ModuleId);
     }
 
     internal static ulong KeyOf(ReadOnlySpan<byte> callId)
