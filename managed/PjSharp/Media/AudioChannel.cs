@@ -103,7 +103,8 @@ public sealed unsafe class AudioChannel
                 }
             }
         }
-        ThrowHelper.Throw(status, $"opening RTP on {LocalAddress} (ports {service.RtpPorts.First}-{service.RtpPorts.Last})");
+        throw new MediaUnavailableException(
+            $"No RTP port free on {LocalAddress} after {attempts} tries in {service.RtpPorts.First}-{service.RtpPorts.Last}: {ThrowHelper.StatusText(status)}");
     }
 
     /// <summary>Sends received RTP back to the peer from now on (before or after the answer).</summary>
@@ -402,5 +403,21 @@ public sealed unsafe class AudioChannel
             if (Handle.IsAllocated)
                 Handle.Free();
         }
+    }
+}
+
+/// <summary>No media resource (an RTP port) could be had for a call: answered 503, as a server out of capacity.</summary>
+public sealed class MediaUnavailableException : Exception
+{
+    public MediaUnavailableException()
+    {
+    }
+
+    public MediaUnavailableException(string message) : base(message)
+    {
+    }
+
+    public MediaUnavailableException(string message, Exception innerException) : base(message, innerException)
+    {
     }
 }

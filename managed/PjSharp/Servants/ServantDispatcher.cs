@@ -236,6 +236,101 @@ public sealed class ServantDispatcher<TKey> : IAsyncDisposable where TKey : notn
         return true;
     }
 
+    /// <summary>
+    /// Runs <paramref name="work"/> on the calling thread when its key is idle, as the key's servant
+    /// (nothing else for the key runs meanwhile; what is queued for it during the run goes to the pool
+    /// afterwards). False when the key is busy or the dispatcher stopping: queue it instead. For short
+    /// work that runs no user code, where the hop to a pool thread would cost more than the work.
+    /// </summary>
+    public bool TryRunInline(TKey key, ServantWork work)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        ArgumentNullException.ThrowIfNull(work);
+        if (Volatile.Read(ref _stopping) != 0)
+            return false;
+        if (Interlocked.Exchange(ref work.Queued, 1) != 0)
+            throw new InvalidOperationException("This work item is already queued; a work object may be queued again only once it has started.");
+        Interlocked.Increment(ref _depth);
+        if (Volatile.Read(ref _stopping) != 0)
+        {
+            Volatile.Write(ref work.Queued, 0);
+            Release();
+            return false;
+        }
+        var stripe = StripeOf(key);
+        KeyQueue queue;
+        lock (stripe.Gate)
+        {
+            if (stripe.Queues.ContainsKey(key))
+            {
+                queue = null!;
+            }
+            else
+            {
+                queue = stripe.Rent(this, key);
+                stripe.Queues.Add(key, queue);
+                work.Next = null;
+                work.EnqueuedAt = Stopwatch.GetTimestamp();
+                queue.Head = work;
+                queue.Tail = work;
+                queue.Count = 1;
+                queue.Active = true;
+            }
+        }
+        if (queue is null)
+        {
+            Volatile.Write(ref work.Queued, 0);
+            Release();
+            return false;
+        }
+        Interlocked.Increment(ref _activeKeys);
+        RunOne(queue);
+        return true;
+    }
+
+    /// <summary>Runs the key's first item here; anything after it continues on the pool.</summary>
+    private void RunOne(KeyQueue queue)
+    {
+        ServantWork work;
+        lock (queue.Stripe.Gate)
+        {
+            work = queue.Head!;
+            queue.Head = work.Next;
+            if (queue.Head is null)
+                queue.Tail = null;
+        }
+        work.Next = null;
+        Interlocked.Increment(ref _started);
+        queue.RunningType = work.GetType();
+        Volatile.Write(ref work.Queued, 0);
+        ValueTask pending;
+        try
+        {
+            pending = work.RunAsync(_shutdown.Token);
+        }
+        catch (Exception error)
+        {
+            ItemFailed(queue, error);
+            pending = default;
+        }
+        if (!pending.IsCompleted)
+        {
+            queue.Awaiter = pending.ConfigureAwait(false).GetAwaiter();
+            queue.Awaiter.UnsafeOnCompleted(queue.Resume);
+            return;
+        }
+        try
+        {
+            pending.GetAwaiter().GetResult();
+        }
+        catch (Exception error)
+        {
+            ItemFailed(queue, error);
+        }
+        if (ItemDone(queue))
+            ThreadPool.UnsafeQueueUserWorkItem(queue, preferLocal: false);
+    }
+
     private bool Reject(ServantWork work, KeyValuePair<string, object?> reason)
     {
         Volatile.Write(ref work.Queued, 0);

@@ -46,19 +46,26 @@ internal sealed unsafe class SessionDistributor(SessionService sessions)
 
     private bool Distribute(pjsip_rx_data* rdata, ulong key)
     {
+        // An ACK runs no extension or application code: when the call's servant is idle it is
+        // processed right here, as the servant, without a copy or a thread hop.
+        if (IsAck(rdata) && sessions.Servants.TryRunInline(key, new DistributedMessage(this, sessions, rdata, key, owned: false)))
+            return true;
         pjsip_rx_data* clone;
         if (PjsipSipTransport.pjsip_rx_data_clone(rdata, 0, &clone) != ThrowHelper.Success)
             return false;
         // Modules before this one (interception's verdict) keep what they noted.
         for (var i = 0; i < ModuleId; i++)
             clone->endpt_info.mod_data[i] = rdata->endpt_info.mod_data[i];
-        if (sessions.Servants.TryEnqueue(key, new DistributedMessage(this, sessions, clone, key)))
+        if (sessions.Servants.TryEnqueue(key, new DistributedMessage(this, sessions, clone, key, owned: true)))
             return true;
         _ = PjsipSipTransport.pjsip_rx_data_free_cloned(clone);
         return false;
     }
 
-    private sealed class DistributedMessage(SessionDistributor distributor, SessionService sessions, pjsip_rx_data* rdata, ulong key) : ServantWork
+    private static bool IsAck(pjsip_rx_data* rdata) =>
+        rdata->msg_info.msg->type == pjsip_msg_type_e.PJSIP_REQUEST_MSG && rdata->msg_info.msg->line.req.method.id == pjsip_method_e.PJSIP_ACK_METHOD;
+
+    private sealed class DistributedMessage(SessionDistributor distributor, SessionService sessions, pjsip_rx_data* rdata, ulong key, bool owned) : ServantWork
     {
         public override ValueTask RunAsync(CancellationToken cancellationToken)
         {
@@ -78,7 +85,8 @@ internal sealed unsafe class SessionDistributor(SessionService sessions)
             finally
             {
                 SessionService.CurrentKey = previous;
-                _ = PjsipSipTransport.pjsip_rx_data_free_cloned(rdata);
+                if (owned)
+                    _ = PjsipSipTransport.pjsip_rx_data_free_cloned(rdata);
             }
             return ValueTask.CompletedTask;
         }

@@ -454,6 +454,11 @@ public sealed unsafe partial class SessionService : SipService, IAsyncDisposable
             }
             RunApplication(session, handler);
         }
+        catch (MediaUnavailableException exception)
+        {
+            Log.CallRejected(session.CallId, session.Target, 503, exception.Message);
+            session.End(503, null);
+        }
         catch (Exception exception)
         {
             Log.SetupFailed(exception, session.CallId);

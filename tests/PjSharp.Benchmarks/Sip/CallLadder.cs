@@ -284,15 +284,25 @@ public sealed partial class CallLadder(LadderSettings settings, int holdMillisec
         var reference = outcomes.FirstOrDefault(o => o.Target.Name == LadderTargets.PjsipPerfName);
         if (pjsharp is { HighestClean: > 0 } && reference is { HighestClean: > 0 })
         {
+            // pjsip-perf answers with a fixed SDP and opens no media; pjsharp's echo opens RTP and RTCP per call.
             var ratio = (double)pjsharp.HighestClean / reference.HighestClean;
+            var own = BestCpuPerCall(pjsharp);
+            var raw = BestCpuPerCall(reference);
+            var cpu = own > 0 && raw > 0 ? raw / own : (double?)null;
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"   pjsharp / pjsip-perf = {ratio:P0} of the highest clean call rate (goal >= {SipRateLadder.TargetRatio:P0}): {(ratio >= SipRateLadder.TargetRatio ? "met" : "NOT met")}"));
+                $"   pjsharp / pjsip-perf = {ratio:P0} of the highest clean call rate{(reference.HighestClean >= Settings.Max ? " (pjsip-perf reached the top of the ladder: a lower bound on its rate)" : "")}"));
+            if (cpu is { } share)
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"   pjsip-perf's CPU per call is {share:P0} of pjsharp's (pjsharp's echo opens RTP/RTCP and relays media; pjsip-perf answers a fixed SDP and opens none)"));
         }
         else
         {
             Console.WriteLine("   pjsharp / pjsip-perf: not available (both targets need a clean step)");
         }
     }
+
+    private static double BestCpuPerCall(LadderOutcome<CallStep> outcome) =>
+        outcome.Steps.Where(s => s.Clean).Select(s => s.CpuPerCall).DefaultIfEmpty().Min();
 
     /// <summary>Why a target has no figure: not found, did not start, or what its calls got instead of completing.</summary>
     private static string NotMeasuredReason(LadderTarget target, LadderOutcome<CallStep>? outcome)

@@ -359,4 +359,61 @@ public sealed class ServantDispatcherTests
         Assert.That(logs.Entries.Any(e => e.Id.Id == 1102 && e.Level == LogLevel.Debug), Is.True, "a cancelled item is not an error");
         Assert.That(logs.Entries.Any(e => e.Id.Id == 1101), Is.False);
     }
+
+    private sealed class RecordingWork(Action run) : ServantWork
+    {
+        public override ValueTask RunAsync(CancellationToken cancellationToken)
+        {
+            run();
+            return ValueTask.CompletedTask;
+        }
+    }
+
+    [Test]
+    public async Task An_idle_key_runs_inline_work_on_the_calling_thread_and_a_busy_key_refuses_it()
+    {
+        await using var servants = Create();
+        var caller = Environment.CurrentManagedThreadId;
+        var ranOn = 0;
+        Assert.That(servants.TryRunInline("a", new RecordingWork(() => ranOn = Environment.CurrentManagedThreadId)), Is.True);
+        Assert.That(ranOn, Is.EqualTo(caller), "ran here, before TryRunInline returned");
+        Assert.That(servants.QueueDepth, Is.Zero);
+        Assert.That(servants.ActiveKeys, Is.Zero, "the key's state is dropped afterwards");
+
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var order = new ConcurrentQueue<string>();
+        Assert.That(servants.TryEnqueue("b", async _ =>
+        {
+            await release.Task;
+            order.Enqueue("queued");
+        }), Is.True);
+        var inline = new RecordingWork(() => order.Enqueue("inline"));
+        Assert.That(servants.TryRunInline("b", inline), Is.False, "busy: the caller must queue it instead");
+        Assert.That(servants.TryEnqueue("b", inline), Is.True, "a refused item can still be queued");
+        release.SetResult();
+        await WaitUntilAsync(() => order.Count == 2);
+        Assert.That(order, Is.EqualTo(new[] { "queued", "inline" }), "order per key is kept");
+    }
+
+    [Test]
+    public async Task Work_queued_for_a_key_while_it_runs_inline_continues_on_the_pool_in_order()
+    {
+        await using var servants = Create();
+        var order = new ConcurrentQueue<(string Item, bool Pool)>();
+        var inline = new RecordingWork(() =>
+        {
+            order.Enqueue(("inline", Thread.CurrentThread.IsThreadPoolThread));
+            Assert.That(servants.TryEnqueue("a", _ =>
+            {
+                order.Enqueue(("next", Thread.CurrentThread.IsThreadPoolThread));
+                return ValueTask.CompletedTask;
+            }), Is.True);
+        });
+        var thread = new Thread(() => servants.TryRunInline("a", inline)) { IsBackground = true };
+        thread.Start();
+        thread.Join(Patience);
+        await WaitUntilAsync(() => order.Count == 2);
+        Assert.That(order.Select(o => o.Item), Is.EqualTo(new[] { "inline", "next" }));
+        Assert.That(order.Last().Pool, Is.True, "what came after runs on the pool, not on the inline caller");
+    }
 }
