@@ -55,4 +55,20 @@ public class SessionCoreTests
         Assert.That(result.Successful, Is.EqualTo(1), result.ToString());
         await host.WaitForNoSessionsAsync();
     }
+
+    [Test]
+    public async Task A_call_that_finds_no_free_rtp_port_is_answered_503_and_the_others_go_on()
+    {
+        // Two RTP port pairs: two calls hold them, the third cannot have media.
+        await using var host = SessionTestHost.Start(s => s.Router.MapInvite("echo", SessionApplications.Echo), rtpPortStart: 36000, rtpPortCount: 4);
+        var holding = host.RunSippAsync("call-uac.xml", "echo", calls: 2, rate: 20, extra: ["-d", "4000", "-l", "2"]);
+        await Task.Delay(TimeSpan.FromSeconds(1));
+        var refused = await host.RunSippAsync(SessionTestHost.RejectedScenario(503), "echo");
+        Assert.That(refused.Successful, Is.EqualTo(1), refused.ToString());
+        var held = await holding;
+        Assert.That(held.Successful, Is.EqualTo(2), held.ToString());
+        await host.WaitForNoSessionsAsync();
+        var again = await host.RunSippAsync("call-uac.xml", "echo", extra: ["-d", "100"]);
+        Assert.That(again.Successful, Is.EqualTo(1), "ports come back when calls end: " + again);
+    }
 }

@@ -39,7 +39,7 @@ internal sealed class SessionTestHost : IAsyncDisposable
     /// <summary>The endpoint calls are matched to when no other is given: loopback, no authentication.</summary>
     public static Endpoint DefaultEndpoint { get; } = new("sipp") { Context = "default" };
 
-    public static SessionTestHost Start(Action<SessionService>? configure = null, Endpoint? endpoint = null, int rtpPortStart = 30000)
+    public static SessionTestHost Start(Action<SessionService>? configure = null, Endpoint? endpoint = null, int rtpPortStart = 30000, int rtpPortCount = 2000)
     {
         var logs = new MemoryLoggerProvider();
         var loggers = LoggerFactory.Create(b => b.AddProvider(logs).SetMinimumLevel(LogLevel.Debug));
@@ -53,7 +53,7 @@ internal sealed class SessionTestHost : IAsyncDisposable
             {
                 DefaultEndpoint = endpoint ?? DefaultEndpoint,
                 RtpPortStart = rtpPortStart,
-                RtpPortEnd = rtpPortStart + 2000,
+                RtpPortEnd = rtpPortStart + rtpPortCount,
             }, logger: loggers.CreateLogger("PjSharp.Sessions"));
             configure?.Invoke(sessions);
             sipEndpoint.RegisterService(sessions);
