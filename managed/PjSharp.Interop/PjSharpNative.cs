@@ -101,7 +101,7 @@ public static unsafe partial class PjSharpNative
 
     [LibraryImport(NativeLibraryResolver.LibraryName)]
     [UnmanagedCallConv(CallConvs = [typeof(CallConvCdecl)])]
-    public static partial int pjsharp_media_echo_attach(pjmedia_transport* transport, pj_sockaddr* remoteRtp, pj_sockaddr* remoteRtcp);
+    public static partial int pjsharp_media_echo_attach(pjmedia_transport* transport, pj_pool_t* pool, pj_sockaddr* remoteRtp, pj_sockaddr* remoteRtcp, int symmetric, void** echo);
 
     [LibraryImport(NativeLibraryResolver.LibraryName)]
     [UnmanagedCallConv(CallConvs = [typeof(CallConvCdecl)])]

@@ -31,11 +31,35 @@ PJSHARP_EXPORT pj_status_t pjsharp_media_transport_stop(pjmedia_transport *tp)
     return pjmedia_transport_media_stop(tp);
 }
 
+/* Packets from one new source in a row before the echo follows it (as pjmedia's stream does). */
+#define PJSHARP_ECHO_PROBATION 10
+
+typedef struct pjsharp_echo {
+    pjmedia_transport *tp;
+    pj_bool_t symmetric;
+    pj_sockaddr remote;
+    pj_sockaddr candidate;
+    unsigned candidate_count;
+} pjsharp_echo;
+
 static void echo_rtp(pjmedia_tp_cb_param *param)
 {
-    pjmedia_transport *tp = (pjmedia_transport *)param->user_data;
-    if (param->size > 0)
-        pjmedia_transport_send_rtp(tp, param->pkt, (pj_size_t)param->size);
+    pjsharp_echo *echo = (pjsharp_echo *)param->user_data;
+    if (param->size <= 0)
+        return;
+    /* rtp_symmetric: once RTP keeps coming from elsewhere, answer there (pjmedia switches on our word). */
+    if (echo->symmetric && param->src_addr && pj_sockaddr_cmp(param->src_addr, &echo->remote) != 0) {
+        if (pj_sockaddr_cmp(param->src_addr, &echo->candidate) == 0) {
+            if (++echo->candidate_count >= PJSHARP_ECHO_PROBATION) {
+                pj_sockaddr_cp(&echo->remote, param->src_addr);
+                param->rem_switch = PJ_TRUE;
+            }
+        } else {
+            pj_sockaddr_cp(&echo->candidate, param->src_addr);
+            echo->candidate_count = 1;
+        }
+    }
+    pjmedia_transport_send_rtp(echo->tp, param->pkt, (pj_size_t)param->size);
 }
 
 static void echo_rtcp(void *user_data, void *packet, pj_ssize_t size)
@@ -45,20 +69,31 @@ static void echo_rtcp(void *user_data, void *packet, pj_ssize_t size)
     PJ_UNUSED_ARG(size);
 }
 
-/* Sends every RTP packet received on tp back to the peer (its SDP address, or where
- * the packets come from once pjmedia has switched to the source address). */
-PJSHARP_EXPORT pj_status_t pjsharp_media_echo_attach(pjmedia_transport *tp, const pj_sockaddr *remote_rtp,
-                                                     const pj_sockaddr *remote_rtcp)
+/* Sends every RTP packet received on tp back to the peer: to its SDP address, or, with
+ * symmetric set, to where the packets come from once they keep coming from there. The state
+ * lives in pool; *echo_out is what pjsharp_media_transport_detach takes. */
+PJSHARP_EXPORT pj_status_t pjsharp_media_echo_attach(pjmedia_transport *tp, pj_pool_t *pool, const pj_sockaddr *remote_rtp,
+                                                     const pj_sockaddr *remote_rtcp, pj_bool_t symmetric, void **echo_out)
 {
+    pjsharp_echo *echo = PJ_POOL_ZALLOC_T(pool, pjsharp_echo);
+    if (!echo)
+        return PJ_ENOMEM;
+    echo->tp = tp;
+    echo->symmetric = symmetric;
+    pj_sockaddr_cp(&echo->remote, remote_rtp);
+
     pjmedia_transport_attach_param param;
     pj_bzero(&param, sizeof(param));
-    param.user_data = tp;
+    param.user_data = echo;
     pj_sockaddr_cp(&param.rem_addr, remote_rtp);
     pj_sockaddr_cp(&param.rem_rtcp, remote_rtcp);
     param.addr_len = pj_sockaddr_get_len(remote_rtp);
     param.rtp_cb2 = &echo_rtp;
     param.rtcp_cb = &echo_rtcp;
-    return pjmedia_transport_attach2(tp, &param);
+    pj_status_t status = pjmedia_transport_attach2(tp, &param);
+    if (status == PJ_SUCCESS)
+        *echo_out = echo;
+    return status;
 }
 
 /* pjlib's address family values are extern constants behind function-like macros. */

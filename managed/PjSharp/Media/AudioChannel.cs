@@ -21,6 +21,7 @@ public sealed unsafe class AudioChannel
     private pjmedia_stream* _stream;
     private bool _echo;
     private bool _echoAttached;
+    private void* _echoState;
     private Playback? _playback;
     private pjmedia_master_port* _idleClock;
     private pjmedia_port* _idleSource;
@@ -148,7 +149,10 @@ public sealed unsafe class AudioChannel
             pj_sockaddr rtp, rtcp;
             ParseAddress(RemoteAddress!, RemotePort, &rtp);
             ParseAddress(RemoteAddress!, RemotePort + 1, &rtcp);
-            ThrowHelper.ThrowIfFailed(PjSharpNative.pjsharp_media_echo_attach(_transport, &rtp, &rtcp), "attaching the RTP echo");
+            void* echo;
+            ThrowHelper.ThrowIfFailed(PjSharpNative.pjsharp_media_echo_attach(_transport, pool, &rtp, &rtcp, _session.Endpoint.RtpSymmetric ? 1 : 0, &echo),
+                "attaching the RTP echo");
+            _echoState = echo;
             _echoAttached = true;
             return;
         }
@@ -172,7 +176,7 @@ public sealed unsafe class AudioChannel
         StopIdleClock();
         if (_echoAttached)
         {
-            PjSharpNative.pjsharp_media_transport_detach(_transport, _transport);
+            PjSharpNative.pjsharp_media_transport_detach(_transport, _echoState);
             _echoAttached = false;
         }
         if (_stream != null)
