@@ -54,6 +54,15 @@ internal sealed class PjSharpOptionsValidator : IValidateOptions<PjSharpOptions>
             if (!System.Net.IPNetwork.TryParse(options.Trace.Addresses[i], out _))
                 problems.Add($"{section}:Trace:Addresses:{i}: '{options.Trace.Addresses[i]}' is not a network such as 192.0.2.0/24.");
         }
+        var sessions = options.Sessions;
+        if (sessions.RtpPortStart is < 1024 or > 65534)
+            problems.Add($"{section}:Sessions:RtpPortStart: {sessions.RtpPortStart} is not a port from 1024 to 65534.");
+        else if (sessions.RtpPortEnd < sessions.RtpPortStart + 2 || sessions.RtpPortEnd > 65535)
+            problems.Add($"{section}:Sessions:RtpPortEnd: {sessions.RtpPortEnd} must leave room for an RTP and RTCP pair after RtpPortStart ({sessions.RtpPortStart}) and be at most 65535.");
+        if (sessions.MediaAddress is { Length: > 0 } media && !System.Net.IPAddress.TryParse(media, out _))
+            problems.Add($"{section}:Sessions:MediaAddress: '{media}' is not an IP address.");
+        if (sessions.PlaybackFile is { Length: > 0 } playback && !File.Exists(playback))
+            problems.Add($"{section}:Sessions:PlaybackFile: no file at '{playback}'.");
         return problems.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(problems);
     }
 }

@@ -127,8 +127,11 @@ public sealed partial class SessionService
         }
         catch
         {
+            // Nothing was sent: drop the dialog, or end the INVITE session (which releases the session).
             if (!session.IsAttached)
                 await session.InvokeAsync(() => TerminateDialog(dialogAddress)).ConfigureAwait(false);
+            else
+                await session.InvokeAsync(() => session.Terminate(500)).ConfigureAwait(false);
             throw;
         }
         if (options.Timeout is { } timeout)

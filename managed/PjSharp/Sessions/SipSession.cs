@@ -301,6 +301,13 @@ public sealed unsafe partial class SipSession
         IsIncomingInvitePending = false;
     }
 
+    /// <summary>Ends the INVITE session at once, without a message (it was never sent).</summary>
+    internal void Terminate(int statusCode)
+    {
+        if (!_finished && Inv != null)
+            _ = PjsipUaSipInv.pjsip_inv_terminate(Inv, statusCode, 1);
+    }
+
     private Task<int> SendOfferAsync(SdpDirection? direction, bool useUpdate) => InvokeAsync(() =>
     {
         ThrowIfEnded();

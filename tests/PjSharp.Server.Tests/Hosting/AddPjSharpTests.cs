@@ -142,6 +142,9 @@ public sealed class AddPjSharpTests
         {
             options.Transports.Add("carrier-pigeon:127.0.0.1:5060");
             options.WorkerThreads = -1;
+            options.Sessions.RtpPortStart = 20000;
+            options.Sessions.RtpPortEnd = 10000;
+            options.Sessions.MediaAddress = "not-an-address";
         });
         using var host = builder.Build();
 
@@ -149,5 +152,7 @@ public sealed class AddPjSharpTests
 
         Assert.That(failure.Failures, Has.Some.StartsWith("PjSharp:Transports:0:"));
         Assert.That(failure.Failures, Has.Some.StartsWith("PjSharp:WorkerThreads:"));
+        Assert.That(failure.Failures, Has.Some.StartsWith("PjSharp:Sessions:RtpPortEnd:"));
+        Assert.That(failure.Failures, Has.Some.StartsWith("PjSharp:Sessions:MediaAddress:"));
     }
 }

@@ -71,4 +71,13 @@ public class SessionCoreTests
         var again = await host.RunSippAsync("call-uac.xml", "echo", extra: ["-d", "100"]);
         Assert.That(again.Successful, Is.EqualTo(1), "ports come back when calls end: " + again);
     }
+
+    [Test]
+    public async Task An_outgoing_call_that_cannot_be_set_up_throws_and_leaves_no_session()
+    {
+        await using var host = SessionTestHost.Start(s => s.RemoveSdpHandler("audio"));
+        var failure = Assert.ThrowsAsync<InvalidOperationException>(() => host.Sessions.CallAsync(new CallOptions { Target = "sip:nobody@127.0.0.1:9" }));
+        Assert.That(failure!.Message, Does.Contain("SDP handler"));
+        await host.WaitForNoSessionsAsync();
+    }
 }
