@@ -152,6 +152,7 @@ public sealed class SecurityTests
             MaxCalls = users,
             Rate = 1000,
             Timeout = TimeSpan.FromSeconds(90),
+            TraceErrors = true,
             ExtraArguments = ["-inf", injection, "-l", "200"],
         });
 
