@@ -284,51 +284,10 @@ public sealed class ServantDispatcher<TKey> : IAsyncDisposable where TKey : notn
             return false;
         }
         Interlocked.Increment(ref _activeKeys);
-        RunOne(queue);
-        return true;
-    }
-
-    /// <summary>Runs the key's first item here; anything after it continues on the pool.</summary>
-    private void RunOne(KeyQueue queue)
-    {
-        ServantWork work;
-        lock (queue.Stripe.Gate)
-        {
-            work = queue.Head!;
-            queue.Head = work.Next;
-            if (queue.Head is null)
-                queue.Tail = null;
-        }
-        work.Next = null;
-        Interlocked.Increment(ref _started);
-        queue.RunningType = work.GetType();
-        Volatile.Write(ref work.Queued, 0);
-        ValueTask pending;
-        try
-        {
-            pending = work.RunAsync(_shutdown.Token);
-        }
-        catch (Exception error)
-        {
-            ItemFailed(queue, error);
-            pending = default;
-        }
-        if (!pending.IsCompleted)
-        {
-            queue.Awaiter = pending.ConfigureAwait(false).GetAwaiter();
-            queue.Awaiter.UnsafeOnCompleted(queue.Resume);
-            return;
-        }
-        try
-        {
-            pending.GetAwaiter().GetResult();
-        }
-        catch (Exception error)
-        {
-            ItemFailed(queue, error);
-        }
-        if (ItemDone(queue))
+        // What was queued for the key meanwhile continues on the pool, not on this caller.
+        if (RunHead(queue))
             ThreadPool.UnsafeQueueUserWorkItem(queue, preferLocal: false);
+        return true;
     }
 
     private bool Reject(ServantWork work, KeyValuePair<string, object?> reason)
@@ -359,51 +318,60 @@ public sealed class ServantDispatcher<TKey> : IAsyncDisposable where TKey : notn
                 ThreadPool.UnsafeQueueUserWorkItem(queue, preferLocal: false);
                 return;
             }
-            ServantWork work;
-            lock (queue.Stripe.Gate)
-            {
-                work = queue.Head!;
-                queue.Head = work.Next;
-                if (queue.Head is null)
-                    queue.Tail = null;
-            }
-            work.Next = null;
-            var waited = Stopwatch.GetTimestamp() - work.EnqueuedAt;
-            Interlocked.Increment(ref _started);
-            Interlocked.Add(ref _waitTicks, waited);
-            RaiseMax(ref _maxWaitTicks, waited);
-            _waitHistogram.Record(Stopwatch.GetElapsedTime(0, waited).TotalMilliseconds, _nameTag);
-            queue.RunningType = work.GetType();
-            // From here the dispatcher is done with the object: it may be queued again or pooled.
-            Volatile.Write(ref work.Queued, 0);
-
-            ValueTask pending;
-            try
-            {
-                pending = work.RunAsync(_shutdown.Token);
-            }
-            catch (Exception error)
-            {
-                ItemFailed(queue, error);
-                pending = default;
-            }
-            if (!pending.IsCompleted)
-            {
-                queue.Awaiter = pending.ConfigureAwait(false).GetAwaiter();
-                queue.Awaiter.UnsafeOnCompleted(queue.Resume);
-                return;
-            }
-            try
-            {
-                pending.GetAwaiter().GetResult();
-            }
-            catch (Exception error)
-            {
-                ItemFailed(queue, error);
-            }
-            if (!ItemDone(queue))
+            if (!RunHead(queue))
                 return;
         }
+    }
+
+    /// <summary>
+    /// Runs the key's first item on this thread; true when it completed here and the key has more.
+    /// An item that awaits resumes the key from its continuation (<see cref="Resume"/>).
+    /// </summary>
+    private bool RunHead(KeyQueue queue)
+    {
+        ServantWork work;
+        lock (queue.Stripe.Gate)
+        {
+            work = queue.Head!;
+            queue.Head = work.Next;
+            if (queue.Head is null)
+                queue.Tail = null;
+        }
+        work.Next = null;
+        var waited = Stopwatch.GetTimestamp() - work.EnqueuedAt;
+        Interlocked.Increment(ref _started);
+        Interlocked.Add(ref _waitTicks, waited);
+        RaiseMax(ref _maxWaitTicks, waited);
+        _waitHistogram.Record(Stopwatch.GetElapsedTime(0, waited).TotalMilliseconds, _nameTag);
+        queue.RunningType = work.GetType();
+        // From here the dispatcher is done with the object: it may be queued again or pooled.
+        Volatile.Write(ref work.Queued, 0);
+
+        ValueTask pending;
+        try
+        {
+            pending = work.RunAsync(_shutdown.Token);
+        }
+        catch (Exception error)
+        {
+            ItemFailed(queue, error);
+            pending = default;
+        }
+        if (!pending.IsCompleted)
+        {
+            queue.Awaiter = pending.ConfigureAwait(false).GetAwaiter();
+            queue.Awaiter.UnsafeOnCompleted(queue.Resume);
+            return false;
+        }
+        try
+        {
+            pending.GetAwaiter().GetResult();
+        }
+        catch (Exception error)
+        {
+            ItemFailed(queue, error);
+        }
+        return ItemDone(queue);
     }
 
     /// <summary>An awaited item completed, on whatever thread completed it: note the outcome, then go back to the pool.</summary>

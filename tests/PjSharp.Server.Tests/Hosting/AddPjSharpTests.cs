@@ -27,6 +27,21 @@ public sealed class AddPjSharpTests
         }
     }
 
+    /// <summary>A store that keeps every object type in memory, holding <paramref name="objects"/>.</summary>
+    private static Task<ObjectStore> MemoryStoreAsync(params SipObject[] objects)
+    {
+        var store = new ObjectStoreBuilder().AddBackend("memory", new MemoryBackend());
+        foreach (var type in ObjectTypes.All)
+            store.Map(type, "memory");
+        var built = store.Build();
+        return Task.Run(async () =>
+        {
+            foreach (var item in objects)
+                await built.CreateAsync(item);
+            return built;
+        });
+    }
+
     [Test]
     public async Task Host_runs_the_registrar_with_a_user_stage_and_a_store_from_dependency_injection()
     {
@@ -38,22 +53,11 @@ public sealed class AddPjSharpTests
                 options.WorkerThreads = 1;
             })
             .AddStage(stage)
-            .UseObjectStore((_, _) =>
-            {
-                // Configuration and contacts in memory: a store of the application's choosing.
-                var memory = new MemoryBackend();
-                var store = new ObjectStoreBuilder().AddBackend("memory", memory);
-                foreach (var type in ObjectTypes.All)
-                    store.Map(type, "memory");
-                var built = store.Build();
-                return Task.Run(async () =>
-                {
-                    await built.CreateAsync(new Endpoint("alice") { Auth = [.. new[] { "alice" }], Aors = [.. new[] { "alice" }] });
-                    await built.CreateAsync(new Auth("alice") { Username = "alice", Password = "secret-alice" });
-                    await built.CreateAsync(new Aor("alice") { MaxContacts = 1 });
-                    return built;
-                });
-            });
+            // Configuration and contacts in memory: a store of the application's choosing.
+            .UseObjectStore((_, _) => MemoryStoreAsync(
+                new Endpoint("alice") { Auth = [.. new[] { "alice" }], Aors = [.. new[] { "alice" }] },
+                new Auth("alice") { Username = "alice", Password = "secret-alice" },
+                new Aor("alice") { MaxContacts = 1 }));
         using var host = builder.Build();
         await host.StartAsync();
         try
@@ -93,21 +97,10 @@ public sealed class AddPjSharpTests
                 await session.AnswerAsync();
                 await session.Completion;
             })
-            .UseObjectStore((_, _) =>
-            {
-                var memory = new MemoryBackend();
-                var store = new ObjectStoreBuilder().AddBackend("memory", memory);
-                foreach (var type in ObjectTypes.All)
-                    store.Map(type, "memory");
-                var built = store.Build();
-                return Task.Run(async () =>
-                {
-                    // A trunk matched by its address: calls from loopback need no credentials.
-                    await built.CreateAsync(new Endpoint("trunk") { Allow = [.. new[] { "ulaw" }] });
-                    await built.CreateAsync(new Identify("trunk") { Endpoint = "trunk", MatchNetworks = [.. new[] { IPNetwork.Parse("127.0.0.0/8") }] });
-                    return built;
-                });
-            });
+            // A trunk matched by its address: calls from loopback need no credentials.
+            .UseObjectStore((_, _) => MemoryStoreAsync(
+                new Endpoint("trunk") { Allow = [.. new[] { "ulaw" }] },
+                new Identify("trunk") { Endpoint = "trunk", MatchNetworks = [.. new[] { IPNetwork.Parse("127.0.0.0/8") }] }));
         using var host = builder.Build();
         await host.StartAsync();
         try
