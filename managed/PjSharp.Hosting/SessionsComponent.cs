@@ -26,7 +26,9 @@ public sealed class SessionsComponent(IMeterFactory meterFactory, IEnumerable<Se
         if (!options.Enabled)
             return Task.CompletedTask;
         var loggers = server.LoggerFactory;
-        _servants = new ServantDispatcher<ulong>(new ServantOptions { Name = "sessions", MaxQueuedPerKey = 256 }, meterFactory, loggers.CreateLogger("PjSharp.Servants"));
+        var sessionOptions = new SessionServiceOptions();
+        _servants = new ServantDispatcher<ulong>(new ServantOptions { Name = "sessions", MaxQueuedPerKey = sessionOptions.MaxQueuedPerCall },
+            meterFactory, loggers.CreateLogger("PjSharp.Servants"));
         var store = server.Store;
         _service = new SessionService(server.Endpoint, new SessionServiceOptions
         {

@@ -94,13 +94,14 @@ public sealed class SdpMediaDescription
         _ => "sendrecv",
     };
 
-    internal void AppendTo(StringBuilder text)
+    /// <summary>Appends the m= line and what follows; a c= line only when it differs from the session's.</summary>
+    internal void AppendTo(StringBuilder text, string? sessionAddress = null)
     {
         text.Append(CultureInfo.InvariantCulture, $"m={Media} {Port} {Transport}");
         foreach (var format in Formats)
             text.Append(' ').Append(format);
         text.Append("\r\n");
-        if (ConnectionAddress != null)
+        if (ConnectionAddress != null && ConnectionAddress != sessionAddress)
             text.Append(CultureInfo.InvariantCulture, $"c=IN {(ConnectionAddress.Contains(':', StringComparison.Ordinal) ? "IP6" : "IP4")} {ConnectionAddress}\r\n");
         foreach (var attribute in Attributes)
         {

@@ -45,14 +45,7 @@ internal static unsafe class SdpNative
         text.Append(CultureInfo.InvariantCulture, $"c=IN {ip} {address}\r\n");
         text.Append("t=0 0\r\n");
         foreach (var stream in streams)
-        {
-            // The session's c= line covers streams at the same address.
-            var own = stream.ConnectionAddress;
-            if (own == address)
-                stream.ConnectionAddress = null;
-            stream.AppendTo(text);
-            stream.ConnectionAddress = own;
-        }
+            stream.AppendTo(text, address);
         return text.ToString();
     }
 

@@ -128,10 +128,7 @@ internal sealed unsafe class SessionDistributor(SessionService sessions)
         /// </summary>
         private SipSession? FindByTransaction(pjsip_role_e role, pjsip_method* method)
         {
-            pj_str_t transactionKey;
-            if (PjsipSipTransaction.pjsip_tsx_create_key(rdata->tp_info.pool, &transactionKey, role, method, rdata) != ThrowHelper.Success)
-                return null;
-            var transaction = PjsipSipTransaction.pjsip_tsx_layer_find_tsx(&transactionKey, 0);
+            var transaction = SessionService.FindTransaction(rdata, role, method);
             var dialog = transaction == null ? null : PjsipSipDialog.pjsip_tsx_get_dlg(transaction);
             return dialog == null ? null : SipSession.FromHandle(dialog->mod_data[sessions.ModuleIdForSessions]);
         }

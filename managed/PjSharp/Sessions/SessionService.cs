@@ -504,12 +504,17 @@ public sealed unsafe partial class SessionService : SipService, IAsyncDisposable
         if (transaction != null)
             return transaction->status_code >= 200;
         // A stateful answer from an extension leaves a transaction behind; find it by the request's key.
-        pj_str_t key;
-        var pool = request.Native->tp_info.pool;
-        if (PjsipSipTransaction.pjsip_tsx_create_key(pool, &key, pjsip_role_e.PJSIP_ROLE_UAS, &request.Native->msg_info.cseq->method, request.Native) != ThrowHelper.Success)
-            return false;
-        var found = PjsipSipTransaction.pjsip_tsx_layer_find_tsx(&key, 0);
+        var found = FindTransaction(request.Native, pjsip_role_e.PJSIP_ROLE_UAS, &request.Native->msg_info.cseq->method);
         return found != null && found->status_code >= 200;
+    }
+
+    /// <summary>The transaction a received message belongs to in <paramref name="role"/> for <paramref name="method"/>, if pjsip has it.</summary>
+    internal static pjsip_transaction* FindTransaction(pjsip_rx_data* rdata, pjsip_role_e role, pjsip_method* method)
+    {
+        pj_str_t key;
+        if (PjsipSipTransaction.pjsip_tsx_create_key(rdata->tp_info.pool, &key, role, method, rdata) != ThrowHelper.Success)
+            return null;
+        return PjsipSipTransaction.pjsip_tsx_layer_find_tsx(&key, 0);
     }
 
     internal void RunIncomingResponse(SipSession session, SipResponse response)

@@ -35,7 +35,8 @@ public class SdpHandlerTests
         var audio = host.Sessions.RemoveSdpHandler("audio");
         Assert.That(audio, Is.InstanceOf<AudioSdpHandler>());
         Assert.That(host.Sessions.RemoveSdpHandler("audio"), Is.Null);
-        var rejected = await host.RunSippAsync(SessionTestHost.RejectedScenario(488), "echo");
+        using var scenario = SessionTestHost.RejectedScenario(488);
+        var rejected = await host.RunSippAsync(scenario.Path, "echo");
         Assert.That(rejected.Successful, Is.EqualTo(1), rejected.Describe());
         await host.WaitForNoSessionsAsync();
 

@@ -73,7 +73,8 @@ public class ServeCallTests
     [Test]
     public async Task A_call_to_an_unknown_target_is_answered_404()
     {
-        var result = await SippRunner.RunAsync(Call(SessionTestHost.RejectedScenario(404), "nobody-here"));
+        using var rejected = SessionTestHost.RejectedScenario(404);
+        var result = await SippRunner.RunAsync(Call(rejected.Path, "nobody-here"));
         Assert.That(result.Successful, Is.EqualTo(1), result.ToString());
     }
 

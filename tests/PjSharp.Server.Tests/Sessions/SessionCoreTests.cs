@@ -22,7 +22,8 @@ public class SessionCoreTests
     public async Task An_unknown_target_is_answered_404()
     {
         await using var host = SessionTestHost.Start(s => s.Router.MapInvite("echo", SessionApplications.Echo));
-        var result = await host.RunSippAsync(SessionTestHost.RejectedScenario(404), "nobody");
+        using var rejected = SessionTestHost.RejectedScenario(404);
+        var result = await host.RunSippAsync(rejected.Path, "nobody");
         Assert.That(result.Successful, Is.EqualTo(1), result.ToString());
         await host.WaitForNoSessionsAsync();
     }
@@ -33,7 +34,8 @@ public class SessionCoreTests
         await using var host = SessionTestHost.Start(s => s.Router
             .MapInvite("broken", (_, _) => throw new InvalidOperationException("application bug"))
             .MapInvite("echo", SessionApplications.Echo));
-        var failed = await host.RunSippAsync(SessionTestHost.RejectedScenario(500), "broken");
+        using var rejected = SessionTestHost.RejectedScenario(500);
+        var failed = await host.RunSippAsync(rejected.Path, "broken");
         Assert.That(failed.Successful, Is.EqualTo(1), failed.ToString());
         Assert.That(host.Logs.Entries.Any(e => e.Id.Id == 7001 && e.Exception?.Message == "application bug"), "the failure is logged");
         // The server goes on serving other calls.
@@ -63,7 +65,8 @@ public class SessionCoreTests
         await using var host = SessionTestHost.Start(s => s.Router.MapInvite("echo", SessionApplications.Echo), rtpPortStart: 36000, rtpPortCount: 4);
         var holding = host.RunSippAsync("call-uac.xml", "echo", calls: 2, rate: 20, extra: ["-d", "4000", "-l", "2"]);
         await Task.Delay(TimeSpan.FromSeconds(1));
-        var refused = await host.RunSippAsync(SessionTestHost.RejectedScenario(503), "echo");
+        using var rejected = SessionTestHost.RejectedScenario(503);
+        var refused = await host.RunSippAsync(rejected.Path, "echo");
         Assert.That(refused.Successful, Is.EqualTo(1), refused.ToString());
         var held = await holding;
         Assert.That(held.Successful, Is.EqualTo(2), held.ToString());

@@ -91,7 +91,8 @@ public class SessionExtensionTests
             s.Router.MapInvite("echo", SessionApplications.Echo);
             s.AddExtension(new Hooks("silent", methods: ["INVITE"]) { Incoming = (_, _) => false });
         });
-        var result = await host.RunSippAsync(SessionTestHost.RejectedScenario(500), "echo");
+        using var rejected = SessionTestHost.RejectedScenario(500);
+        var result = await host.RunSippAsync(rejected.Path, "echo");
         Assert.That(result.Successful, Is.EqualTo(1), result.Describe());
         await host.WaitForNoSessionsAsync();
     }
@@ -122,7 +123,8 @@ public class SessionExtensionTests
                 Incoming = (session, _) => session.Target == "boom" ? throw new InvalidOperationException("extension bug") : true,
             });
         });
-        var failed = await host.RunSippAsync(SessionTestHost.RejectedScenario(500), "boom");
+        using var rejected = SessionTestHost.RejectedScenario(500);
+        var failed = await host.RunSippAsync(rejected.Path, "boom");
         Assert.That(failed.Successful, Is.EqualTo(1), failed.Describe());
         Assert.That(host.Logs.Entries.Any(e => e.Id.Id == 7002 && e.Exception?.Message == "extension bug" && e.Message.Contains("faulty", StringComparison.Ordinal)),
             "the failure is logged with the extension's name");

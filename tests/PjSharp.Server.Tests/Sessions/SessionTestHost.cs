@@ -82,14 +82,9 @@ internal sealed class SessionTestHost : IAsyncDisposable
             ExtraArguments = [.. extra ?? []],
         });
 
-    /// <summary>A copy of call-rejected-uac.xml that expects <paramref name="status"/> as the final answer.</summary>
-    public static string RejectedScenario(int status)
-    {
-        var path = Path.Combine(Path.GetTempPath(), $"pjsharp-call-rejected-{status}.xml");
-        File.WriteAllText(path, File.ReadAllText(SippRunner.Scenario("call-rejected-uac.xml"))
-            .Replace("\"STATUS\"", $"\"{status}\"", StringComparison.Ordinal));
-        return path;
-    }
+    /// <summary>call-rejected-uac.xml expecting <paramref name="status"/> as the final answer (a file deleted on dispose).</summary>
+    public static SippScenario RejectedScenario(int status) =>
+        SippScenario.Load("call-rejected-uac.xml").Replace("\"STATUS\"", $"\"{status}\"");
 
     /// <summary>Waits until no session is left (they end asynchronously after the last message).</summary>
     public async Task WaitForNoSessionsAsync(TimeSpan? timeout = null)
