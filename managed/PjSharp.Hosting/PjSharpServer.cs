@@ -67,6 +67,9 @@ public sealed partial class PjSharpServer : IHostedService, IAsyncDisposable
     /// <summary>The SIP trace: switch it, filter it, point it at a pcap file while the server runs.</summary>
     public SipTrace Trace { get; private set; } = null!;
 
+    /// <summary>Where each AOR can be reached (calls, messages and qualify use it).</summary>
+    public Registrar.ContactLocator Contacts { get; private set; } = null!;
+
     public IReadOnlyList<SipTransportInfo> Transports => Endpoint?.Transports ?? [];
 
     public async Task StartAsync(CancellationToken cancellationToken)
@@ -100,6 +103,7 @@ public sealed partial class PjSharpServer : IHostedService, IAsyncDisposable
             Interception.Add(stage);
         Register(Interception);
 
+        Contacts = new Registrar.ContactLocator(Store);
         foreach (var component in _components)
             await component.StartAsync(this, cancellationToken).ConfigureAwait(false);
         if (_options.AnswerOptions)

@@ -35,6 +35,7 @@ internal sealed class RegistrarComponent(IMeterFactory meterFactory) : IPjSharpC
             },
             loggers.CreateLogger("PjSharp.Registrar"));
         server.Register(_service);
+        server.Contacts.Registrar = _service;
         return Task.CompletedTask;
     }
 

@@ -73,6 +73,9 @@ public sealed partial class RegistrarService : SipService, IAsyncDisposable
 
     public override IReadOnlyCollection<string> Methods => ["REGISTER"];
 
+    /// <summary>The bindings of <paramref name="aor"/> as this registrar last read or wrote them; false when it has none in memory.</summary>
+    internal bool TryGetBindings(string aor, out IReadOnlyList<Contact> bindings) => _bindings.TryGetValue(aor, out bindings!);
+
     /// <summary>REGISTERs answered 200.</summary>
     public long Registered => Interlocked.Read(ref _registered);
 
