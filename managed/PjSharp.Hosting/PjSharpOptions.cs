@@ -119,4 +119,10 @@ public sealed class PjSharpSessionOptions
 
     /// <summary>The address put in SDP; default: the address each INVITE arrived on.</summary>
     public string? MediaAddress { get; set; }
+
+    /// <summary>Calls to an AOR (the request-URI user) ring its registered contacts and are bridged (the B2BUA).</summary>
+    public bool Bridge { get; set; } = true;
+
+    /// <summary>How long bridged calls ring before the caller gets 480.</summary>
+    public TimeSpan RingTimeout { get; set; } = TimeSpan.FromSeconds(60);
 }

@@ -63,6 +63,8 @@ internal sealed class PjSharpOptionsValidator : IValidateOptions<PjSharpOptions>
             problems.Add($"{section}:Sessions:MediaAddress: '{media}' is not an IP address.");
         if (sessions.PlaybackFile is { Length: > 0 } playback && !File.Exists(playback))
             problems.Add($"{section}:Sessions:PlaybackFile: no file at '{playback}'.");
+        if (sessions.RingTimeout <= TimeSpan.Zero)
+            problems.Add($"{section}:Sessions:RingTimeout: {sessions.RingTimeout} must be positive.");
         return problems.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(problems);
     }
 }

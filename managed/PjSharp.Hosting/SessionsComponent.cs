@@ -1,5 +1,6 @@
 using System.Diagnostics.Metrics;
 using Microsoft.Extensions.Logging;
+using PjSharp.Bridging;
 using PjSharp.DataAccess;
 using PjSharp.Servants;
 using PjSharp.Sessions;
@@ -18,6 +19,9 @@ public sealed class SessionsComponent(IMeterFactory meterFactory, IEnumerable<Se
 
     /// <summary>The session service once the server has started (null when sessions are disabled).</summary>
     public SessionService? Service => _service;
+
+    /// <summary>The B2BUA taking calls to registered phones (null when disabled).</summary>
+    public CallBridge? Bridge { get; private set; }
 
     public Task StartAsync(PjSharpServer server, CancellationToken cancellationToken)
     {
@@ -44,6 +48,13 @@ public sealed class SessionsComponent(IMeterFactory meterFactory, IEnumerable<Se
             _service.Router.MapInvite(options.PlaybackTarget, SessionApplications.Playback(playbackFile));
         foreach (var route in routes)
             _service.Router.MapInvite(route.Target, route.Handler);
+        if (options.Bridge)
+        {
+            Bridge = new CallBridge(_service, server.Contacts,
+                async (id, token) => await store.GetAsync<Endpoint>(id, token).ConfigureAwait(false),
+                new CallBridgeOptions { RingTimeout = options.RingTimeout }, loggers.CreateLogger("PjSharp.Bridging"));
+            _service.Router.Fallback = Bridge.Route;
+        }
         server.Register(_service);
         return Task.CompletedTask;
     }

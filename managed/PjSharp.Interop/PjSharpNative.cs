@@ -105,6 +105,10 @@ public static unsafe partial class PjSharpNative
 
     [LibraryImport(NativeLibraryResolver.LibraryName)]
     [UnmanagedCallConv(CallConvs = [typeof(CallConvCdecl)])]
+    public static partial int pjsharp_media_relay_attach(pjmedia_transport* transport, pj_pool_t* pool, pj_sockaddr* remoteRtp, pj_sockaddr* remoteRtcp, int symmetric, pjmedia_transport* output, void** relay);
+
+    [LibraryImport(NativeLibraryResolver.LibraryName)]
+    [UnmanagedCallConv(CallConvs = [typeof(CallConvCdecl)])]
     public static partial int pjsharp_af_inet();
 
     [LibraryImport(NativeLibraryResolver.LibraryName)]

@@ -1,5 +1,6 @@
-/* Media transport calls that pjmedia declares inline, and the RTP reflector behind
- * the echo application: it runs per packet on the ioqueue thread, so it stays in C. */
+/* Media transport calls that pjmedia declares inline, and the RTP forwarder behind the
+ * echo application and bridged calls: it runs per packet on the ioqueue thread, so it
+ * stays in C. */
 #include <pjmedia.h>
 #include "pjsharp.h"
 
@@ -35,7 +36,8 @@ PJSHARP_EXPORT pj_status_t pjsharp_media_transport_stop(pjmedia_transport *tp)
 #define PJSHARP_ECHO_PROBATION 10
 
 typedef struct pjsharp_echo {
-    pjmedia_transport *tp;
+    /* Where received packets go out: the same transport (echo) or the other leg's (relay). */
+    pjmedia_transport *out;
     pj_bool_t symmetric;
     pj_sockaddr remote;
     pj_sockaddr candidate;
@@ -59,7 +61,7 @@ static void echo_rtp(pjmedia_tp_cb_param *param)
             echo->candidate_count = 1;
         }
     }
-    pjmedia_transport_send_rtp(echo->tp, param->pkt, (pj_size_t)param->size);
+    pjmedia_transport_send_rtp(echo->out, param->pkt, (pj_size_t)param->size);
 }
 
 static void echo_rtcp(void *user_data, void *packet, pj_ssize_t size)
@@ -69,16 +71,21 @@ static void echo_rtcp(void *user_data, void *packet, pj_ssize_t size)
     PJ_UNUSED_ARG(size);
 }
 
-/* Sends every RTP packet received on tp back to the peer: to its SDP address, or, with
- * symmetric set, to where the packets come from once they keep coming from there. The state
- * lives in pool; *echo_out is what pjsharp_media_transport_detach takes. */
-PJSHARP_EXPORT pj_status_t pjsharp_media_echo_attach(pjmedia_transport *tp, pj_pool_t *pool, const pj_sockaddr *remote_rtp,
-                                                     const pj_sockaddr *remote_rtcp, pj_bool_t symmetric, void **echo_out)
+static void relay_rtcp(void *user_data, void *packet, pj_ssize_t size)
+{
+    pjsharp_echo *relay = (pjsharp_echo *)user_data;
+    if (size > 0)
+        pjmedia_transport_send_rtcp(relay->out, packet, (pj_size_t)size);
+}
+
+static pj_status_t attach_forwarder(pjmedia_transport *tp, pj_pool_t *pool, const pj_sockaddr *remote_rtp,
+                                    const pj_sockaddr *remote_rtcp, pj_bool_t symmetric, pjmedia_transport *out,
+                                    void (*rtcp_cb)(void *, void *, pj_ssize_t), void **state_out)
 {
     pjsharp_echo *echo = PJ_POOL_ZALLOC_T(pool, pjsharp_echo);
     if (!echo)
         return PJ_ENOMEM;
-    echo->tp = tp;
+    echo->out = out;
     echo->symmetric = symmetric;
     pj_sockaddr_cp(&echo->remote, remote_rtp);
 
@@ -89,11 +96,30 @@ PJSHARP_EXPORT pj_status_t pjsharp_media_echo_attach(pjmedia_transport *tp, pj_p
     pj_sockaddr_cp(&param.rem_rtcp, remote_rtcp);
     param.addr_len = pj_sockaddr_get_len(remote_rtp);
     param.rtp_cb2 = &echo_rtp;
-    param.rtcp_cb = &echo_rtcp;
+    param.rtcp_cb = rtcp_cb;
     pj_status_t status = pjmedia_transport_attach2(tp, &param);
     if (status == PJ_SUCCESS)
-        *echo_out = echo;
+        *state_out = echo;
     return status;
+}
+
+/* Sends every RTP packet received on tp back to the peer: to its SDP address, or, with
+ * symmetric set, to where the packets come from once they keep coming from there. The state
+ * lives in pool; *echo_out is what pjsharp_media_transport_detach takes. */
+PJSHARP_EXPORT pj_status_t pjsharp_media_echo_attach(pjmedia_transport *tp, pj_pool_t *pool, const pj_sockaddr *remote_rtp,
+                                                     const pj_sockaddr *remote_rtcp, pj_bool_t symmetric, void **echo_out)
+{
+    return attach_forwarder(tp, pool, remote_rtp, remote_rtcp, symmetric, tp, &echo_rtcp, echo_out);
+}
+
+/* One direction of a bridged call: RTP and RTCP received on tp (from remote_rtp, its peer) go
+ * out through out, to out's own peer. out must stay open until this side is detached; the
+ * caller detaches both directions before closing either transport. */
+PJSHARP_EXPORT pj_status_t pjsharp_media_relay_attach(pjmedia_transport *tp, pj_pool_t *pool, const pj_sockaddr *remote_rtp,
+                                                      const pj_sockaddr *remote_rtcp, pj_bool_t symmetric, pjmedia_transport *out,
+                                                      void **relay_out)
+{
+    return attach_forwarder(tp, pool, remote_rtp, remote_rtcp, symmetric, out, &relay_rtcp, relay_out);
 }
 
 /* pjlib's address family values are extern constants behind function-like macros. */

@@ -27,6 +27,7 @@ public sealed unsafe class AudioChannel
     private pjmedia_port* _idleSource;
     private bool _closed;
     private bool _started;
+    private MediaRelay? _relay;
 
     private AudioChannel(SipSession session)
     {
@@ -58,6 +59,29 @@ public sealed unsafe class AudioChannel
 
     /// <summary>Whether a pjmedia stream is running (playback and RFC 4733 need one).</summary>
     public bool HasStream => _stream != null;
+
+    /// <summary>The relay joining this call's RTP to another call's, if any.</summary>
+    public MediaRelay? Relay => _relay;
+
+    /// <summary>Whether the session's RTP goes to a relay rather than a local stream.</summary>
+    public bool IsRelayed => _session.MediaPreferences?.Relayed == true || _relay != null;
+
+    internal pjmedia_transport* Transport => _transport;
+
+    /// <summary>Forwards this channel's RTP to the relay's other leg from now on (or once negotiated).</summary>
+    internal void JoinRelay(MediaRelay relay)
+    {
+        if (_closed)
+            return;
+        if (_relay != null && !ReferenceEquals(_relay, relay))
+            _relay.Dispose();
+        _relay = relay;
+        if (RemoteAddress != null)
+        {
+            StopFlow();
+            StartFlow();
+        }
+    }
 
     internal static AudioChannel GetOrOpen(SipSession session)
     {
@@ -130,7 +154,7 @@ public sealed unsafe class AudioChannel
         Index = local.Index;
         if (local.Port != 0 && RemoteAddress != null && !_closed)
             StartFlow();
-        _session.Service.Log.AudioStarted(_session.CallId, _echoAttached ? "echo" : _stream != null ? "stream" : "idle", LocalPort, RemoteAddress, RemotePort, Direction, Codec);
+        _session.Service.Log.AudioStarted(_session.CallId, _echoAttached ? "echo" : _relay != null ? "relay" : _stream != null ? "stream" : "idle", LocalPort, RemoteAddress, RemotePort, Direction, Codec);
     }
 
     private int Index { get; set; }
@@ -141,6 +165,16 @@ public sealed unsafe class AudioChannel
         ThrowHelper.ThrowIfFailed(PjSharpNative.pjsharp_media_transport_start(_transport, pool, _session.NegotiatedLocal, _session.NegotiatedRemote, (uint)Index),
             "starting the media transport");
         _started = true;
+        if (IsRelayed)
+        {
+            if (_relay == null)
+                return;
+            pj_sockaddr relayRtp, relayRtcp;
+            ParseAddress(RemoteAddress!, RemotePort, &relayRtp);
+            ParseAddress(RemoteAddress!, RemotePort + 1, &relayRtcp);
+            _relay.Attach(this, _transport, pool, &relayRtp, &relayRtcp, _session.Endpoint.RtpSymmetric);
+            return;
+        }
         if (_echo)
         {
             // Echo sends only what it receives, so it needs both directions.
@@ -174,6 +208,7 @@ public sealed unsafe class AudioChannel
     {
         StopPlayback();
         StopIdleClock();
+        _relay?.Detach(this);
         if (_echoAttached)
         {
             PjSharpNative.pjsharp_media_transport_detach(_transport, _echoState);
@@ -308,6 +343,8 @@ public sealed unsafe class AudioChannel
         if (_closed)
             return;
         _closed = true;
+        // The other leg must stop sending into this socket before it closes.
+        _relay?.Dispose();
         StopFlow();
         if (_transport != null)
         {

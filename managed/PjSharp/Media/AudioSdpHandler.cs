@@ -41,7 +41,8 @@ public sealed class AudioSdpHandler : SdpHandler
             ConnectionAddress = channel.LocalAddress,
         };
         var endpoint = session.Endpoint;
-        foreach (var name in Allowed(endpoint))
+        var preferences = session.MediaPreferences;
+        foreach (var name in Allowed(session))
         {
             if (!SupportedCodecs.TryGetValue(name, out var codec))
                 continue;
@@ -51,11 +52,12 @@ public sealed class AudioSdpHandler : SdpHandler
         }
         if (stream.Formats.Count == 0)
             return null;
-        if (endpoint.DtmfMode is DtmfMode.Rfc4733 or DtmfMode.Auto or DtmfMode.AutoInfo)
+        if ((endpoint.DtmfMode is DtmfMode.Rfc4733 or DtmfMode.Auto or DtmfMode.AutoInfo) && (preferences?.TelephoneEvents ?? true))
         {
-            stream.Formats.Add("101");
-            stream.Attributes.Add(new SdpAttributeLine("rtpmap", "101 telephone-event/8000"));
-            stream.Attributes.Add(new SdpAttributeLine("fmtp", "101 0-16"));
+            var eventType = (preferences?.TelephoneEventPayloadType ?? TelephoneEventPayloadType).ToString(CultureInfo.InvariantCulture);
+            stream.Formats.Add(eventType);
+            stream.Attributes.Add(new SdpAttributeLine("rtpmap", $"{eventType} telephone-event/8000"));
+            stream.Attributes.Add(new SdpAttributeLine("fmtp", $"{eventType} 0-16"));
         }
         stream.Attributes.Add(new SdpAttributeLine("ptime", "20"));
         stream.Direction = direction;
@@ -71,7 +73,7 @@ public sealed class AudioSdpHandler : SdpHandler
     {
         ArgumentNullException.ThrowIfNull(session);
         ArgumentNullException.ThrowIfNull(offer);
-        foreach (var name in Allowed(session.Endpoint))
+        foreach (var name in Allowed(session))
         {
             if (!SupportedCodecs.TryGetValue(name, out var codec))
                 continue;
@@ -88,8 +90,21 @@ public sealed class AudioSdpHandler : SdpHandler
         AudioChannel.GetOrOpen(session).Apply(local, remote);
     }
 
-    private static IReadOnlyList<string> Allowed(Endpoint endpoint) =>
-        endpoint.Allow.Count == 0 ? DefaultCodecs : [.. endpoint.Allow];
+    private static IReadOnlyList<string> Allowed(SipSession session) =>
+        session.MediaPreferences?.Codecs ?? (session.Endpoint.Allow.Count == 0 ? DefaultCodecs : [.. session.Endpoint.Allow]);
+
+    /// <summary>The <c>allow</c> name of an RTP encoding (PCMU is ulaw), or null when this handler does not serve it.</summary>
+    public static string? CodecName(string? encoding)
+    {
+        if (encoding == null)
+            return null;
+        foreach (var (name, codec) in SupportedCodecs)
+        {
+            if (codec.RtpMap.AsSpan(0, codec.RtpMap.IndexOf('/', StringComparison.Ordinal)).Equals(encoding, StringComparison.OrdinalIgnoreCase))
+                return name;
+        }
+        return null;
+    }
 
     public override void Release(SipSession session)
     {

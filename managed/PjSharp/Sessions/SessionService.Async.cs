@@ -112,14 +112,19 @@ public sealed partial class SessionService
         else if (localAddress.Equals(System.Net.IPAddress.IPv6Any))
             localAddress = System.Net.IPAddress.IPv6Loopback;
         var host = localAddress.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? $"[{localAddress}]" : localAddress.ToString();
-        var fromUser = endpoint.FromUser.Length > 0 ? endpoint.FromUser : (endpoint.CallerId.Number.Length > 0 ? endpoint.CallerId.Number : "pjsharp");
-        var from = options.From ?? $"sip:{fromUser}@{(endpoint.FromDomain.Length > 0 ? endpoint.FromDomain : host)}";
+        var fromUser = endpoint.FromUser.Length > 0 ? endpoint.FromUser
+            : options.Caller is { User.Length: > 0 } caller ? caller.User
+            : (endpoint.CallerId.Number.Length > 0 ? endpoint.CallerId.Number : "pjsharp");
+        var fromName = options.Caller?.Name is { Length: > 0 } name ? $"\"{name.Replace("\"", "", StringComparison.Ordinal)}\" " : "";
+        var fromDomain = endpoint.FromDomain.Length > 0 ? endpoint.FromDomain : host;
+        var from = options.From ?? (fromName.Length > 0 ? $"{fromName}<sip:{fromUser}@{fromDomain}>" : $"sip:{fromUser}@{fromDomain}");
         var contact = ContactFor(localAddress.ToString(), transport.LocalEndPoint.Port, transport.Protocol.ToString());
         var (dialogAddress, key) = CreateOutboundDialog(from, contact, options.To ?? options.Target, options.Target);
         var session = new SipSession(this, endpoint, null, SessionDirection.Outbound, key, Options.MediaAddress ?? localAddress.ToString())
         {
             Call = options.Call,
             Target = options.Target,
+            LocalIdentity = options.Caller,
         };
         try
         {

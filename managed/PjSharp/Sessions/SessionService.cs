@@ -432,7 +432,14 @@ public sealed unsafe partial class SessionService : SipService, IAsyncDisposable
         {
             if (!RunIncomingRequest(session, request))
                 return;
-            if (inv->neg != null && PjmediaSdpNeg.pjmedia_sdp_neg_get_state(inv->neg) == pjmedia_sdp_neg_state.PJMEDIA_SDP_NEG_STATE_REMOTE_OFFER)
+            var handler = Router.Find(session);
+            if (handler == null)
+            {
+                Log.CallRejected(session.CallId, session.Target, 404, "no application for this target");
+                session.End(404, null);
+                return;
+            }
+            if (!session.DeferAnswer && inv->neg != null && PjmediaSdpNeg.pjmedia_sdp_neg_get_state(inv->neg) == pjmedia_sdp_neg_state.PJMEDIA_SDP_NEG_STATE_REMOTE_OFFER)
             {
                 pjmedia_sdp_session* offer;
                 ThrowHelper.ThrowIfFailed(PjmediaSdpNeg.pjmedia_sdp_neg_get_neg_remote(inv->neg, &offer), "reading the offer");
@@ -444,13 +451,6 @@ public sealed unsafe partial class SessionService : SipService, IAsyncDisposable
                     return;
                 }
                 ThrowHelper.ThrowIfFailed(PjsipUaSipInv.pjsip_inv_set_sdp_answer(inv, answer), "pjsip_inv_set_sdp_answer");
-            }
-            var handler = Router.Find(session);
-            if (handler == null)
-            {
-                Log.CallRejected(session.CallId, session.Target, 404, "no application for this target");
-                session.End(404, null);
-                return;
             }
             RunApplication(session, handler);
         }
@@ -689,6 +689,7 @@ public sealed unsafe partial class SessionService : SipService, IAsyncDisposable
         ThrowHelper.ThrowIfFailed(PjsipUaSipInv.pjsip_inv_create_uac(dialog, null, InviteOptions(setup), &inv), "pjsip_inv_create_uac");
         session.Attach(inv);
         Track(session);
+        options.Prepare?.Invoke(session);
         var offer = session.BuildOffer();
         ThrowHelper.ThrowIfFailed(PjsipUaSipInv.pjsip_inv_set_local_sdp(inv, offer), "pjsip_inv_set_local_sdp");
         _ = StartTimers(session, setup, null);
@@ -754,6 +755,7 @@ public sealed unsafe partial class SessionService : SipService, IAsyncDisposable
         {
             if (session == null)
                 return;
+            session.RemoteOfferPending = true;
             var answer = session.BuildAnswer(offer);
             if (answer != null)
                 _ = PjsipUaSipInv.pjsip_inv_set_sdp_answer(inv, answer);

@@ -108,6 +108,13 @@ public sealed class CallOptions
     /// <summary>The From URI; defaults to the endpoint's from_user/from_domain or <c>sip:pjsharp@&lt;local address&gt;</c>.</summary>
     public string? From { get; init; }
 
+    /// <summary>
+    /// Who the call presents as calling, when <see cref="From"/> is not given: its display name and user
+    /// go in From (at the endpoint's from_domain or the local address) and it becomes the session's
+    /// <see cref="SipSession.LocalIdentity"/> for P-Asserted-Identity / Remote-Party-ID.
+    /// </summary>
+    public SessionIdentity? Caller { get; init; }
+
     /// <summary>The To URI; defaults to the target.</summary>
     public string? To { get; init; }
 
@@ -122,4 +129,27 @@ public sealed class CallOptions
 
     /// <summary>The application's object for this call.</summary>
     public object? Call { get; init; }
+
+    /// <summary>Runs on the new session's servant before its offer is built: set media preferences, identity, items.</summary>
+    public Action<SipSession>? Prepare { get; init; }
+}
+
+/// <summary>A provisional response to an outgoing call.</summary>
+/// <param name="StatusCode">180, 183, ...</param>
+/// <param name="HasSdp">Whether it carried an SDP answer (early media).</param>
+public sealed class SessionProgressEventArgs(int statusCode, bool hasSdp) : EventArgs
+{
+    public int StatusCode { get; } = statusCode;
+
+    public bool HasSdp { get; } = hasSdp;
+}
+
+/// <summary>The peer's offer in a re-INVITE or UPDATE, answered: <see cref="Direction"/> is what the peer asked for (sendonly or inactive: hold).</summary>
+public sealed class RemoteOfferEventArgs(string method, PjSharp.Media.SdpDirection direction) : EventArgs
+{
+    /// <summary>INVITE or UPDATE.</summary>
+    public string Method { get; } = method;
+
+    /// <summary>The direction of the peer's audio stream, seen from the peer.</summary>
+    public PjSharp.Media.SdpDirection Direction { get; } = direction;
 }

@@ -32,6 +32,8 @@ public sealed unsafe partial class SipSession
     private ulong _sdpVersion;
     private readonly ulong _sdpSessionId = (ulong)Random.Shared.NextInt64(1, long.MaxValue);
     private bool _finished;
+    private IReadOnlyList<SdpMediaDescription>? _initialOffer;
+    private string? _remoteOfferMethod;
     private bool _wasConnected;
     private int _finalStatus;
 
@@ -110,6 +112,38 @@ public sealed unsafe partial class SipSession
 
     /// <summary>The address this side puts in its SDP.</summary>
     public string MediaAddress { get; }
+
+    /// <summary>Codec, RFC 4733 and relay choices for this call that override the endpoint's (set on the servant before the offer or answer is built).</summary>
+    public MediaPreferences? MediaPreferences { get; set; }
+
+    /// <summary>
+    /// For an incoming call: build the SDP answer when the application answers (183 or 2xx), not
+    /// when the INVITE arrives, so it can first learn what to answer (a bridge asks the called
+    /// party). Set it while routing (<see cref="SessionRouter.Fallback"/>) or from an extension.
+    /// </summary>
+    public bool DeferAnswer { get; set; }
+
+    /// <summary>The streams the caller offered in its INVITE (empty when it had no offer). Read it on the servant.</summary>
+    public IReadOnlyList<SdpMediaDescription> InitialOffer
+    {
+        get
+        {
+            if (_initialOffer == null && Inv != null && Inv->neg != null
+                && PjmediaSdpNeg.pjmedia_sdp_neg_get_state(Inv->neg) == pjmedia_sdp_neg_state.PJMEDIA_SDP_NEG_STATE_REMOTE_OFFER)
+            {
+                pjmedia_sdp_session* offer;
+                if (PjmediaSdpNeg.pjmedia_sdp_neg_get_neg_remote(Inv->neg, &offer) == ThrowHelper.Success)
+                    _initialOffer = SdpNative.Read(offer);
+            }
+            return _initialOffer ?? [];
+        }
+    }
+
+    /// <summary>A provisional response (180, 183, ...) arrived for this outgoing call; raised on the servant.</summary>
+    public event EventHandler<SessionProgressEventArgs>? Progress;
+
+    /// <summary>The peer's re-INVITE or UPDATE offer was answered (hold, resume, a new address); raised on the servant.</summary>
+    public event EventHandler<RemoteOfferEventArgs>? RemoteOfferAnswered;
 
     /// <summary>Seed API: the identity of the remote party.</summary>
     public SessionIdentity GetIdentity() => RemoteIdentity;
@@ -270,6 +304,18 @@ public sealed unsafe partial class SipSession
         pjmedia_sdp_session* offer = null;
         if (statusCode >= 200 && Inv->neg == null)
             offer = BuildOffer(); // The INVITE had no offer: the 200 carries ours (RFC 3261 §13.2.1).
+        else if ((statusCode >= 200 || statusCode == 183) && Inv->neg != null
+            && PjmediaSdpNeg.pjmedia_sdp_neg_get_state(Inv->neg) == pjmedia_sdp_neg_state.PJMEDIA_SDP_NEG_STATE_REMOTE_OFFER)
+        {
+            // A deferred answer: built now, from what the application chose meanwhile.
+            _ = InitialOffer;
+            pjmedia_sdp_session* remote;
+            ThrowHelper.ThrowIfFailed(PjmediaSdpNeg.pjmedia_sdp_neg_get_neg_remote(Inv->neg, &remote), "reading the offer");
+            var answer = BuildAnswer(remote);
+            if (answer == null)
+                throw new InvalidOperationException("No offered stream is acceptable; reject the call with 488.");
+            ThrowHelper.ThrowIfFailed(PjsipUaSipInv.pjsip_inv_set_sdp_answer(Inv, answer), "pjsip_inv_set_sdp_answer");
+        }
         var reasonText = reason == null ? null : PjStr.NulTerminated(reason);
         pjsip_tx_data* tdata;
         fixed (byte* reasonPointer = reasonText)
@@ -440,10 +486,13 @@ public sealed unsafe partial class SipSession
             return;
         NegotiatedLocal = local;
         NegotiatedRemote = remote;
+        var remoteOffer = RemoteOfferPending;
+        RemoteOfferPending = false;
+        List<SdpMediaDescription>? remoteStreams = null;
         try
         {
             var localStreams = SdpNative.Read(local);
-            var remoteStreams = SdpNative.Read(remote);
+            remoteStreams = SdpNative.Read(remote);
             var applied = new HashSet<SdpHandler>();
             for (var i = 0; i < localStreams.Count && i < remoteStreams.Count; i++)
             {
@@ -471,6 +520,8 @@ public sealed unsafe partial class SipSession
             NegotiatedLocal = null;
             NegotiatedRemote = null;
         }
+        if (remoteOffer && remoteStreams is { Count: > 0 })
+            OnRemoteOfferAnswered(remoteStreams[0].Port == 0 || remoteStreams[0].ConnectionAddress is "0.0.0.0" ? SdpDirection.Inactive : remoteStreams[0].Direction);
     }
 
     internal void OnStateChanged(pjsip_inv_state state)
@@ -502,7 +553,17 @@ public sealed unsafe partial class SipSession
         {
             if (tsx->state == pjsip_tsx_state_e.PJSIP_TSX_STATE_TRYING && e != null && e->type == pjsip_event_id_e.PJSIP_EVENT_TSX_STATE
                 && e->body.tsx_state.type == pjsip_event_id_e.PJSIP_EVENT_RX_MSG && !_finished)
+            {
+                _remoteOfferMethod = tsx->method.id == pjsip_method_e.PJSIP_INVITE_METHOD ? "INVITE" : PjStr.ToManagedString(tsx->method.name);
                 Service.AnswerInDialog(this, e->body.tsx_state.src.rdata);
+            }
+            return;
+        }
+        if (tsx == Inv->invite_tsx && tsx->state == pjsip_tsx_state_e.PJSIP_TSX_STATE_PROCEEDING && tsx->status_code is > 100 and < 200
+            && e != null && e->body.tsx_state.type == pjsip_event_id_e.PJSIP_EVENT_RX_MSG)
+        {
+            var rdata = e->body.tsx_state.src.rdata;
+            RaiseProgress(tsx->status_code, rdata->msg_info.msg->body != null);
             return;
         }
         var final = tsx->state is pjsip_tsx_state_e.PJSIP_TSX_STATE_COMPLETED or pjsip_tsx_state_e.PJSIP_TSX_STATE_TERMINATED;
@@ -527,6 +588,40 @@ public sealed unsafe partial class SipSession
             offer?.TrySetResult(tsx->status_code);
         }
     }
+
+    private void RaiseProgress(int statusCode, bool hasSdp)
+    {
+        try
+        {
+            Progress?.Invoke(this, new SessionProgressEventArgs(statusCode, hasSdp));
+        }
+#pragma warning disable CA1031 // An application's handler must not break pjsip's callback.
+        catch (Exception exception)
+#pragma warning restore CA1031
+        {
+            Service.Log.ApplicationFailed(exception, CallId);
+        }
+    }
+
+    /// <summary>The peer's offer in a re-INVITE or UPDATE was just answered and applied.</summary>
+    internal void OnRemoteOfferAnswered(SdpDirection remoteDirection)
+    {
+        var handlers = RemoteOfferAnswered;
+        if (handlers == null)
+            return;
+        try
+        {
+            handlers(this, new RemoteOfferEventArgs(_remoteOfferMethod ?? "INVITE", remoteDirection));
+        }
+#pragma warning disable CA1031 // An application's handler must not break pjsip's callback.
+        catch (Exception exception)
+#pragma warning restore CA1031
+        {
+            Service.Log.ApplicationFailed(exception, CallId);
+        }
+    }
+
+    internal bool RemoteOfferPending { get; set; }
 
     internal void Finish(string reason)
     {

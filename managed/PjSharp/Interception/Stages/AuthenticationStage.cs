@@ -55,6 +55,18 @@ public sealed unsafe class AuthenticationStage : InterceptionStage
         _verifier = new DigestVerifier(_nonces, new NonceCountTracker(options.NonceCountCapacity), _algorithms);
     }
 
+    private static bool IsKnownDialog(SipRequest request)
+    {
+        var rdata = request.Native;
+        var callId = rdata->msg_info.cid;
+        var from = rdata->msg_info.from;
+        var to = rdata->msg_info.to;
+        if (callId == null || from == null || to == null)
+            return false;
+        // Our tag is the To tag of a request we receive.
+        return PjsipSipUaLayer.pjsip_ua_find_dialog(&callId->id, &to->tag, &from->tag, 0) != null;
+    }
+
     public override InterceptionVerdict OnRequest(ref InterceptionContext context)
     {
         var request = context.Request;
@@ -64,6 +76,10 @@ public sealed unsafe class AuthenticationStage : InterceptionStage
             return InterceptionVerdict.Continue;
         var endpoint = context.Endpoint ?? context.Directory.Artificial;
         if (!endpoint.RequiresAuthentication || IsUnauthenticated(request.MethodName))
+            return InterceptionVerdict.Continue;
+        // A request inside a dialog this server holds follows a request that was authenticated
+        // (as Asterisk does, in-dialog requests are not challenged: phones rarely answer it).
+        if (request.IsInDialog && IsKnownDialog(request))
             return InterceptionVerdict.Continue;
 
         // Probing user names: counted only for what would be challenged, so keep-alives stay free.
