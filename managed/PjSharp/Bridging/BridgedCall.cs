@@ -133,6 +133,9 @@ internal sealed class BridgedCall(CallBridge bridge, SipSession caller, BridgeOf
             if (codecName == null)
                 throw new InvalidOperationException($"The called party answered with a codec the bridge cannot relay ({codec ?? "none"}).");
             await JoinMediaAsync(winner, codecName).ConfigureAwait(false);
+            // Hooked before the answer: the caller may hold the moment its ACK is out.
+            winner.RemoteOfferAnswered += (_, e) => CarryOffer(caller, e);
+            caller.RemoteOfferAnswered += (_, e) => CarryOffer(winner, e);
             await caller.AnswerAsync(200).ConfigureAwait(false);
         }
 #pragma warning disable CA1031 // The caller gone meanwhile, or an answer that cannot be built: both legs end.
@@ -146,8 +149,6 @@ internal sealed class BridgedCall(CallBridge bridge, SipSession caller, BridgeOf
             return;
         }
 
-        winner.RemoteOfferAnswered += (_, e) => CarryOffer(caller, e);
-        caller.RemoteOfferAnswered += (_, e) => CarryOffer(winner, e);
         var forwarding = Task.WhenAll(
             ForwardMessagesAsync(caller, winner),
             ForwardMessagesAsync(winner, caller),

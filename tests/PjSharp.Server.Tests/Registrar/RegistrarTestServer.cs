@@ -114,7 +114,7 @@ internal sealed class RegistrarTestServer : IAsyncDisposable
     public SipPhone Phone(string user, string? password = null, IPAddress? local = null) =>
         new(Udp, user, password ?? $"secret-{user}", local);
 
-    public string Output => Process.OutputTail();
+    public string Output => Process.OutputTail(200);
 
     public async ValueTask DisposeAsync()
     {

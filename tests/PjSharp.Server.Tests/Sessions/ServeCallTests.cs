@@ -108,36 +108,4 @@ public class ServeCallTests
         Assert.That(stop.ExitCode, Is.Zero, server.OutputTail());
         Assert.That(result.Successful, Is.EqualTo(2), "both callers got a BYE: " + result);
     }
-
-    /// <summary>A UDP socket that collects RTP packets on loopback.</summary>
-    private sealed class RtpSink : IDisposable
-    {
-        private readonly Socket _socket = new(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
-
-        public RtpSink() => _socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-
-        public int Port => ((IPEndPoint)_socket.LocalEndPoint!).Port;
-
-        public async Task<List<(int PayloadType, byte[] Payload)>> CollectUntilAsync(Task done)
-        {
-            var packets = new List<(int, byte[])>();
-            var buffer = new byte[2048];
-            while (!done.IsCompleted)
-            {
-                using var wait = new CancellationTokenSource(TimeSpan.FromMilliseconds(200));
-                try
-                {
-                    var length = await _socket.ReceiveAsync(buffer, SocketFlags.None, wait.Token);
-                    if (length > 12 && buffer[0] >> 6 == 2)
-                        packets.Add((buffer[1] & 0x7F, buffer[12..length]));
-                }
-                catch (OperationCanceledException)
-                {
-                }
-            }
-            return packets;
-        }
-
-        public void Dispose() => _socket.Dispose();
-    }
 }

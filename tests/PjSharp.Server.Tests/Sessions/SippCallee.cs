@@ -61,7 +61,7 @@ internal sealed class SippCallee : IAsyncDisposable
 
     public ValueTask DisposeAsync() => Run.DisposeAsync();
 
-    private static int FreeUdpPort()
+    internal static int FreeUdpPort()
     {
         using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
         socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
@@ -69,7 +69,7 @@ internal sealed class SippCallee : IAsyncDisposable
     }
 
     // /proc/net/udp lists bound sockets as "0100007F:PORT" (hex); no probe socket that could race SIPp's bind.
-    private static bool IsListening(int port)
+    internal static bool IsListening(int port)
     {
         var suffix = string.Create(CultureInfo.InvariantCulture, $":{port:X4}");
         try

@@ -1,0 +1,163 @@
+using System.Globalization;
+using System.Net;
+using PjSharp.Server.Tests.Registrar;
+using PjSharp.Server.Tests.Sessions;
+using PjSharp.Server.Tests.Sip;
+using PjSharp.Testing.Sipp;
+
+namespace PjSharp.Server.Tests.Bridging;
+
+/// <summary>
+/// Registered phones calling each other through <c>pjsharp serve</c>: SIPp phones register with
+/// digest authentication, one calls (authenticated), the other answers; the server bridges them.
+/// Each test has its own called user, so registrations do not meet.
+/// </summary>
+[NonParallelizable]
+public class BridgeTests
+{
+    private const string Audio = "/usr/share/sip-tester/g711a.pcap";
+    private const string Rfc4733Digits = "/usr/share/sip-tester/dtmf_2833_1.pcap";
+    private RegistrarTestServer _server = null!;
+
+    [OneTimeSetUp]
+    public async Task StartServerAsync()
+    {
+        SipTestServer.RequireSipp();
+        _server = await RegistrarTestServer.StartAsync(
+            RegistrarTestServer.Phones(users: ["alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi", "ivan"]),
+            new Dictionary<string, string?> { ["PJSHARP__PjSharp__Sessions__RingTimeout"] = "00:00:03" }, "--log-level", "Debug");
+    }
+
+    [OneTimeTearDown]
+    public async Task StopServerAsync()
+    {
+        if (_server != null)
+            await _server.DisposeAsync();
+    }
+
+    private IPEndPoint Server => _server.Udp;
+
+    private static string Port(int port) => port.ToString(CultureInfo.InvariantCulture);
+
+    /// <summary>alice calls <paramref name="callee"/> with <paramref name="scenario"/>, authenticating.</summary>
+    private Task<SippResult> CallAsync(string scenario, string callee, params string[] extra) => SippRunner.RunAsync(new SippOptions
+    {
+        Scenario = Path.IsPathRooted(scenario) ? scenario : SippRunner.Scenario(scenario),
+        Target = $"127.0.0.1:{Server.Port}",
+        Service = callee,
+        Timeout = TimeSpan.FromSeconds(40),
+        TraceErrors = true,
+        ExtraArguments = ["-au", "alice", "-ap", "secret-alice", .. extra],
+    });
+
+    [Test]
+    public async Task A_registered_phone_calls_another_and_audio_is_relayed_both_ways()
+    {
+        await using var bob = await SippPhone.RegisterAsync(Server, "bob");
+        using var callerMedia = new RtpSink();
+        using var calleeMedia = new RtpSink();
+        var callee = await bob.AnswerAsync("bridge-callee-uas.xml", Server, "-key", "rtp_port", Port(calleeMedia.Port), "-key", "pcap", Audio);
+        var caller = CallAsync("bridge-caller-uac.xml", "bob", "-d", "3000", "-key", "rtp_port", Port(callerMedia.Port), "-key", "pcap", Audio);
+        var toCaller = callerMedia.CollectUntilAsync(caller);
+        var toCallee = calleeMedia.CollectUntilAsync(caller);
+        var result = await caller;
+        var answered = await callee.Completion.WaitAsync(TimeSpan.FromSeconds(20));
+
+        Assert.That(result.Successful, Is.EqualTo(1), "caller: " + result.Describe() + "\n" + _server.Output);
+        Assert.That(answered.Successful, Is.EqualTo(1), "callee (saw the caller as \"Alice\", got the BYE): " + answered.Describe());
+        // Each side plays PCMA for the call's 3 s: about 100 packets each way.
+        Assert.That((await toCallee).Count, Is.GreaterThanOrEqualTo(60), "RTP from the caller reached the callee");
+        Assert.That((await toCaller).Count, Is.GreaterThanOrEqualTo(60), "RTP from the callee reached the caller");
+        Assert.That((await toCallee).Select(p => p.PayloadType).Distinct(), Is.EqualTo(new[] { 8 }), "relayed as sent: PCMA");
+    }
+
+    [Test]
+    public async Task The_called_phone_hangs_up_and_the_caller_gets_a_bye()
+    {
+        await using var carol = await SippPhone.RegisterAsync(Server, "carol");
+        using var media = new RtpSink();
+        var callee = await carol.AnswerAsync("bridge-callee-bye-uas.xml", Server, "-key", "rtp_port", Port(media.Port));
+        var result = await CallAsync("bridge-caller-waits-uac.xml", "carol", "-key", "rtp_port", Port(media.Port));
+        var answered = await callee.Completion.WaitAsync(TimeSpan.FromSeconds(20));
+
+        Assert.That(result.Successful, Is.EqualTo(1), "the caller got the BYE: " + result.Describe());
+        Assert.That(answered.Successful, Is.EqualTo(1), "the callee's BYE was answered: " + answered.Describe());
+    }
+
+    [Test]
+    public async Task Forking_rings_every_contact_the_first_answer_wins_and_the_others_are_cancelled()
+    {
+        await using var desk = await SippPhone.RegisterAsync(Server, "dave");
+        await using var mobile = await SippPhone.RegisterAsync(Server, "dave");
+        using var media = new RtpSink();
+        var answering = await desk.AnswerAsync("bridge-callee-uas.xml", Server, "-key", "rtp_port", Port(media.Port), "-key", "pcap", Audio);
+        var ringing = await mobile.AnswerAsync("call-uas-no-answer.xml", Server);
+        var result = await CallAsync("bridge-caller-uac.xml", "dave", "-d", "1000", "-key", "rtp_port", Port(media.Port), "-key", "pcap", Audio);
+
+        Assert.That(result.Successful, Is.EqualTo(1), result.Describe());
+        Assert.That((await answering.Completion.WaitAsync(TimeSpan.FromSeconds(20))).Successful, Is.EqualTo(1), "the desk phone answered and got the BYE");
+        var cancelled = await ringing.Completion.WaitAsync(TimeSpan.FromSeconds(20));
+        Assert.That(cancelled.Successful, Is.EqualTo(1), "the mobile was cancelled: " + cancelled.Describe());
+    }
+
+    [Test]
+    public async Task A_busy_phone_makes_the_caller_hear_486()
+    {
+        await using var erin = await SippPhone.RegisterAsync(Server, "erin");
+        var callee = await erin.AnswerAsync("call-uas-busy.xml", Server);
+        using var rejected = SippScenario.Load("bridge-caller-rejected-uac.xml").Replace("\"STATUS\"", "\"486\"");
+        var result = await CallAsync(rejected.Path, "erin", "-key", "rtp_port", "4000");
+
+        Assert.That(result.Successful, Is.EqualTo(1), result.Describe());
+        Assert.That((await callee.Completion.WaitAsync(TimeSpan.FromSeconds(20))).Successful, Is.EqualTo(1));
+    }
+
+    [Test]
+    public async Task A_phone_that_does_not_answer_is_cancelled_after_the_ring_timeout_and_the_caller_gets_480()
+    {
+        await using var frank = await SippPhone.RegisterAsync(Server, "frank");
+        var callee = await frank.AnswerAsync("call-uas-no-answer.xml", Server);
+        using var rejected = SippScenario.Load("bridge-caller-rejected-uac.xml").Replace("\"STATUS\"", "\"480\"");
+        var result = await CallAsync(rejected.Path, "frank", "-key", "rtp_port", "4000");
+
+        Assert.That(result.Successful, Is.EqualTo(1), result.Describe());
+        Assert.That((await callee.Completion.WaitAsync(TimeSpan.FromSeconds(20))).Successful, Is.EqualTo(1), "the phone got CANCEL");
+    }
+
+    [Test]
+    public async Task Hold_resume_info_dtmf_and_message_are_carried_across_the_bridge()
+    {
+        await using var grace = await SippPhone.RegisterAsync(Server, "grace");
+        using var media = new RtpSink();
+        var callee = await grace.AnswerAsync("bridge-callee-actions-uas.xml", Server, "-key", "rtp_port", Port(media.Port));
+        var result = await CallAsync("bridge-caller-actions-uac.xml", "grace", "-key", "rtp_port", Port(media.Port));
+        var answered = await callee.Completion.WaitAsync(TimeSpan.FromSeconds(20));
+
+        Assert.That(result.Successful, Is.EqualTo(1), "caller: " + result.Describe());
+        Assert.That(answered.Successful, Is.EqualTo(1), "callee got sendonly, sendrecv, INFO 5, the MESSAGE and BYE: " + answered.Describe() + "\n" + _server.Output);
+    }
+
+    [Test]
+    public async Task Rfc4733_digits_pass_through_the_relay()
+    {
+        await using var heidi = await SippPhone.RegisterAsync(Server, "heidi");
+        using var callerMedia = new RtpSink();
+        using var calleeMedia = new RtpSink();
+        var callee = await heidi.AnswerAsync("bridge-callee-uas.xml", Server, "-key", "rtp_port", Port(calleeMedia.Port), "-key", "pcap", Audio);
+        var caller = CallAsync("bridge-caller-uac.xml", "heidi", "-d", "2000", "-key", "rtp_port", Port(callerMedia.Port), "-key", "pcap", Rfc4733Digits);
+        var received = await calleeMedia.CollectUntilAsync(caller);
+
+        Assert.That((await caller).Successful, Is.EqualTo(1));
+        Assert.That((await callee.Completion.WaitAsync(TimeSpan.FromSeconds(20))).Successful, Is.EqualTo(1));
+        Assert.That(received.Count(p => p.PayloadType == 101), Is.GreaterThan(0), "telephone-event packets reached the callee");
+    }
+
+    [TestCase("nobody", 404, TestName = "A call to a user with no AOR gets 404")]
+    [TestCase("ivan", 480, TestName = "A call to an AOR with no registered contact gets 480")]
+    public async Task Calls_that_cannot_be_bridged_are_refused(string callee, int status)
+    {
+        using var rejected = SippScenario.Load("bridge-caller-rejected-uac.xml").Replace("\"STATUS\"", $"\"{status}\"");
+        var result = await CallAsync(rejected.Path, callee, "-key", "rtp_port", "4000");
+        Assert.That(result.Successful, Is.EqualTo(1), result.Describe());
+    }
+}
