@@ -1,7 +1,6 @@
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using PjSharp.DataAccess;
-using PjSharp.Media;
 using PjSharp.Registrar;
 using PjSharp.Sessions;
 
@@ -47,6 +46,7 @@ public sealed partial class CallBridge
     private readonly SessionService _sessions;
     private readonly ContactLocator? _contacts;
     private readonly Func<string, CancellationToken, ValueTask<Endpoint?>>? _findEndpoint;
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<SipSession, BridgeLink> _links = new();
     private long _bridged;
     private int _active;
 
@@ -92,12 +92,18 @@ public sealed partial class CallBridge
     /// The default dial plan: the request URI's user names an AOR; its reachable contacts are rung
     /// (404 when there is no such AOR, 480 when none of its contacts can be reached now).
     /// </summary>
-    public async ValueTask<DialResult> DialRegisteredAsync(SipSession caller, CancellationToken cancellationToken)
+    public ValueTask<DialResult> DialRegisteredAsync(SipSession caller, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(caller);
-        if (_contacts == null || caller.Target.Length == 0)
+        return DialUserAsync(caller.Target, cancellationToken);
+    }
+
+    /// <summary>The reachable contacts of the AOR named <paramref name="user"/> (blind transfers go there too).</summary>
+    public async ValueTask<DialResult> DialUserAsync(string user, CancellationToken cancellationToken)
+    {
+        if (_contacts == null || string.IsNullOrEmpty(user))
             return DialResult.Reject(404);
-        var found = await _contacts.FindAsync(caller.Target, cancellationToken).ConfigureAwait(false);
+        var found = await _contacts.FindAsync(user, cancellationToken).ConfigureAwait(false);
         if (found == null)
             return DialResult.Reject(404);
         if (found.Contacts.Count == 0)
@@ -146,6 +152,20 @@ public sealed partial class CallBridge
 
     internal void CountBridged() => Interlocked.Increment(ref _bridged);
 
+    internal void Track(BridgeLink link)
+    {
+        _links[link.First] = link;
+        _links[link.Second] = link;
+    }
+
+    internal void Untrack(BridgeLink link)
+    {
+        ((ICollection<KeyValuePair<SipSession, BridgeLink>>)_links).Remove(new(link.First, link));
+        ((ICollection<KeyValuePair<SipSession, BridgeLink>>)_links).Remove(new(link.Second, link));
+    }
+
+    internal BridgeLink? LinkOf(SipSession session) => _links.GetValueOrDefault(session);
+
     /// <summary>
     /// The caller's status when no leg answered: a 6xx wins (RFC 3261 §16.7), then busy, then the
     /// called parties' own rejections; unanswered rings (our timeout, 408, 487) give 480.
@@ -176,44 +196,9 @@ public sealed partial class CallBridge
     private static partial void LogNotBridged(ILogger logger, string callId, string target, int status, string reason);
 
     internal void CallNotBridged(string callId, string target, int status, string reason) => LogNotBridged(Log, callId, target, status, reason);
-}
 
-/// <summary>What the caller offered, as the bridge offers it on: codecs it can relay and the RFC 4733 payload type.</summary>
-internal sealed record BridgeOffer(IReadOnlyList<string> Codecs, int? TelephoneEventPayloadType)
-{
-    public static BridgeOffer From(SipSession caller)
-    {
-        var codecs = new List<string>();
-        int? events = null;
-        foreach (var stream in caller.InitialOffer)
-        {
-            if (stream.Media != "audio" || stream.Port == 0)
-                continue;
-            foreach (var format in stream.Formats)
-            {
-                var encoding = stream.EncodingOf(format);
-                if (string.Equals(encoding, "telephone-event", StringComparison.OrdinalIgnoreCase))
-                {
-                    if (int.TryParse(format, System.Globalization.CultureInfo.InvariantCulture, out var type))
-                        events ??= type;
-                    continue;
-                }
-                if (AudioSdpHandler.CodecName(encoding) is { } name && !codecs.Contains(name))
-                    codecs.Add(name);
-            }
-            break;
-        }
-        var allowed = caller.Endpoint.Allow;
-        if (allowed.Count > 0)
-            codecs = codecs.FindAll(c => allowed.Contains(c));
-        return new BridgeOffer(codecs, events);
-    }
+    [LoggerMessage(EventId = 7102, Level = LogLevel.Warning, Message = "Transfer on call {CallId} to {ReferTo} failed: {Reason}")]
+    private static partial void LogTransferFailed(ILogger logger, string callId, string referTo, string reason);
 
-    public MediaPreferences Preferences(IReadOnlyList<string>? codecs = null) => new()
-    {
-        Codecs = codecs ?? Codecs,
-        TelephoneEvents = TelephoneEventPayloadType != null,
-        TelephoneEventPayloadType = TelephoneEventPayloadType ?? AudioSdpHandler.TelephoneEventPayloadType,
-        Relayed = true,
-    };
+    internal void TransferFailed(string callId, string referTo, string reason) => LogTransferFailed(Log, callId, referTo, reason);
 }

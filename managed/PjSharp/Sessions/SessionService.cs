@@ -66,7 +66,7 @@ public sealed unsafe partial class SessionService : SipService, IAsyncDisposable
     /// <summary>Which application takes an incoming call.</summary>
     public SessionRouter Router { get; }
 
-    public override IReadOnlyCollection<string> Methods => ["INVITE", "ACK", "BYE", "CANCEL", "UPDATE", "PRACK", "INFO"];
+    public override IReadOnlyCollection<string> Methods => ["INVITE", "ACK", "BYE", "CANCEL", "UPDATE", "PRACK", "INFO", "REFER"];
 
     protected internal override bool HandlesOutgoing => true;
 
@@ -315,6 +315,7 @@ public sealed unsafe partial class SessionService : SipService, IAsyncDisposable
             {
                 var contentType = request.ContentType ?? "";
                 var body = Encoding.UTF8.GetString(request.Body);
+                session.RaiseRequestReceived(new SessionMessage(method, request.ContentType, body));
                 if (DtmfInfo.TryParse(contentType, body, out var digit))
                     session.ReceiveDtmf(digit, DtmfSource.SipInfo);
                 else if (body.Length > 0)
@@ -323,16 +324,67 @@ public sealed unsafe partial class SessionService : SipService, IAsyncDisposable
                 return;
             }
             case "MESSAGE":
-                session.ReceiveMessage(new SessionMessage(method, request.ContentType, Encoding.UTF8.GetString(request.Body)));
+            {
+                var message = new SessionMessage(method, request.ContentType, Encoding.UTF8.GetString(request.Body));
+                session.RaiseRequestReceived(message);
+                session.ReceiveMessage(message);
                 RespondInDialog(dialog, request, 200);
                 return;
+            }
             case "OPTIONS":
                 RespondInDialog(dialog, request, 200);
+                return;
+            case "REFER":
+                AnswerRefer(session, dialog, request);
                 return;
             default:
                 RespondInDialog(dialog, request, 501);
                 return;
         }
+    }
+
+    /// <summary>A transfer: 202 and a first NOTIFY when the application handles REFER, else 501.</summary>
+    private void AnswerRefer(SipSession session, pjsip_dialog* dialog, SipRequest request)
+    {
+        var handler = session.TransferHandler;
+        if (handler == null)
+        {
+            RespondInDialog(dialog, request, 501);
+            return;
+        }
+        var referTo = request.GetHeader("Refer-To") ?? request.GetHeader("r");
+        if (referTo == null || !TransferRequest.TryParseReferTo(referTo, out var uri, out var replaces))
+        {
+            RespondInDialog(dialog, request, 400);
+            return;
+        }
+        var notify = !string.Equals(request.GetHeader("Refer-Sub")?.Trim(), "false", StringComparison.OrdinalIgnoreCase);
+        var transfer = new TransferRequest(session, uri, replaces, request.GetHeader("Referred-By"), notify);
+        RespondInDialog(dialog, request, 202);
+        _ = transfer.NotifyAsync(100);
+        try
+        {
+            handler(transfer);
+        }
+#pragma warning disable CA1031 // The firewall for application code: the transfer fails, the call goes on.
+        catch (Exception exception)
+#pragma warning restore CA1031
+        {
+            Log.ApplicationFailed(exception, session.CallId);
+            _ = transfer.NotifyAsync(500);
+        }
+    }
+
+    /// <summary>The session of the dialog with this Call-ID, local tag and remote tag, if this service has it.</summary>
+    public SipSession? FindSession(string callId, string localTag, string remoteTag)
+    {
+        ArgumentNullException.ThrowIfNull(callId);
+        ArgumentNullException.ThrowIfNull(localTag);
+        ArgumentNullException.ThrowIfNull(remoteTag);
+        PjThread.EnsureRegistered();
+        using var strings = new NativeStrings(callId, localTag, remoteTag);
+        var dialog = PjsipSipUaLayer.pjsip_ua_find_dialog(strings[0], strings[1], strings[2], 0);
+        return dialog == null ? null : SipSession.FromHandle(dialog->mod_data[ModuleId]);
     }
 
     private static void RespondInDialog(pjsip_dialog* dialog, SipRequest request, int status) =>

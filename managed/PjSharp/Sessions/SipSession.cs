@@ -142,6 +142,9 @@ public sealed unsafe partial class SipSession
     /// <summary>A provisional response (180, 183, ...) arrived for this outgoing call; raised on the servant.</summary>
     public event EventHandler<SessionProgressEventArgs>? Progress;
 
+    /// <summary>An in-dialog INFO (DTMF included) or MESSAGE arrived, in arrival order; raised on the servant before it is answered 200.</summary>
+    public event EventHandler<SessionMessage>? RequestReceived;
+
     /// <summary>The peer's re-INVITE or UPDATE offer was answered (hold, resume, a new address); raised on the servant.</summary>
     public event EventHandler<RemoteOfferEventArgs>? RemoteOfferAnswered;
 
@@ -265,11 +268,23 @@ public sealed unsafe partial class SipSession
     public Task<int> UpdateAsync() => SendOfferAsync(null, useUpdate: true);
 
     /// <summary>Sends an in-dialog request (INFO, MESSAGE, ...); the result is its final status (408 on timeout).</summary>
-    public Task<int> SendRequestAsync(string method, string? contentType = null, string? body = null)
+    public Task<int> SendRequestAsync(string method, string? contentType = null, string? body = null) =>
+        SendRequestAsync(method, contentType, body, []);
+
+    /// <summary>Sends an in-dialog request with extra headers; the result is its final status (408 on timeout).</summary>
+    public Task<int> SendRequestAsync(string method, string? contentType, string? body, IReadOnlyList<KeyValuePair<string, string>> headers)
     {
         ArgumentException.ThrowIfNullOrEmpty(method);
-        return InvokeAsync(() => SendRequest(method, contentType, body)).Unwrap();
+        ArgumentNullException.ThrowIfNull(headers);
+        return InvokeAsync(() => SendRequest(method, contentType, body, headers)).Unwrap();
     }
+
+    /// <summary>
+    /// Handles a REFER received in this call (a transfer). Without one, REFER is answered 501. It runs on
+    /// the session's servant after the 202 and must not block; it reports progress with
+    /// <see cref="TransferRequest.NotifyAsync"/>.
+    /// </summary>
+    public Action<TransferRequest>? TransferHandler { get; set; }
 
     /// <summary>
     /// Answers <paramref name="request"/> from an extension's incoming-request hook that rejects it.
@@ -293,6 +308,23 @@ public sealed unsafe partial class SipSession
     internal void ReceiveDtmf(char digit, DtmfSource source) => _dtmf.Writer.TryWrite(new DtmfDigit(char.ToUpperInvariant(digit), source));
 
     internal void ReceiveMessage(SessionMessage message) => _messages.Writer.TryWrite(message);
+
+    internal void RaiseRequestReceived(SessionMessage message)
+    {
+        var handlers = RequestReceived;
+        if (handlers == null)
+            return;
+        try
+        {
+            handlers(this, message);
+        }
+#pragma warning disable CA1031 // An application's handler must not keep the request from its answer.
+        catch (Exception exception)
+#pragma warning restore CA1031
+        {
+            Service.Log.ApplicationFailed(exception, CallId);
+        }
+    }
 
     private void Respond(int statusCode, string? reason)
     {
@@ -383,7 +415,7 @@ public sealed unsafe partial class SipSession
         return pending.Task;
     }).Unwrap();
 
-    private Task<int> SendRequest(string method, string? contentType, string? body)
+    private Task<int> SendRequest(string method, string? contentType, string? body, IReadOnlyList<KeyValuePair<string, string>> headers)
     {
         ThrowIfEnded();
         var pool = Dialog->pool;
@@ -400,6 +432,8 @@ public sealed unsafe partial class SipSession
             var bodyText = PjStr.FromPool(tdata->pool, body);
             tdata->msg->body = PjsipSipMsg.pjsip_msg_body_create(tdata->pool, &typeText, &subtypeText, &bodyText);
         }
+        foreach (var (name, value) in headers)
+            PjSharp.Messages.StatelessResponse.AddHeader(tdata, Encoding.UTF8.GetBytes(name), Encoding.UTF8.GetBytes(value));
         var pending = new PendingRequest();
         var handle = GCHandle.Alloc(pending);
         var status = PjsipSipDialog.pjsip_dlg_send_request(Dialog, tdata, Service.ModuleIdForSessions, (void*)GCHandle.ToIntPtr(handle));
