@@ -47,6 +47,7 @@ public sealed partial class ContactQualifier : IAsyncDisposable
     private Task _loop = Task.CompletedTask;
     private string _from = "";
     private int _resyncing;
+    private int _disposed;
 
     public ContactQualifier(SipEndpoint endpoint, ObjectStore store, QualifyOptions? options = null, ILogger? logger = null, TimeProvider? time = null)
     {
@@ -480,6 +481,8 @@ public sealed partial class ContactQualifier : IAsyncDisposable
     /// <summary>Stops sending, waits for the probes in flight (each ends by its timeout) and the status writes.</summary>
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+            return;
         foreach (var observer in _observers)
             observer.Dispose();
         _observers.Clear();
