@@ -58,7 +58,7 @@ public sealed partial class MessagingService : SipService, IDisposable
         _servants = servants;
         _options = options ?? new MessagingOptions();
         _logger = logger ?? Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance;
-        _sender = new RequestSender(endpoint);
+        _sender = new RequestSender(endpoint, "pjsharp-messaging-requests");
         _retryAfter = [new("Retry-After", _options.RetryAfterSeconds.ToString(CultureInfo.InvariantCulture))];
     }
 

@@ -58,7 +58,7 @@ public sealed partial class ContactQualifier : IAsyncDisposable
         _options = options ?? new QualifyOptions();
         _logger = logger ?? Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance;
         _time = time ?? TimeProvider.System;
-        _sender = new RequestSender(endpoint);
+        _sender = new RequestSender(endpoint, "pjsharp-qualify-requests");
     }
 
     /// <summary>Contacts being qualified.</summary>

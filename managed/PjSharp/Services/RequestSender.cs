@@ -28,8 +28,10 @@ internal sealed class RequestSender : SipService, IDisposable
     private readonly ConcurrentDictionary<Pending, Task> _pending = new();
     private volatile bool _disposed;
 
-    public RequestSender(SipEndpoint endpoint)
-        : base("pjsharp-requests", SipServicePriority.Application)
+    /// <param name="endpoint">The endpoint that sends.</param>
+    /// <param name="name">The service's name (unique per endpoint), e.g. <c>pjsharp-qualify-requests</c>.</param>
+    public RequestSender(SipEndpoint endpoint, string name)
+        : base(name, SipServicePriority.Application)
     {
         ArgumentNullException.ThrowIfNull(endpoint);
         _endpoint = endpoint;

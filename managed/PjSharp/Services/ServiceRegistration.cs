@@ -132,6 +132,9 @@ internal sealed unsafe class ServiceRegistration : IDisposable
     [UnmanagedCallersOnly(CallConvs = [typeof(CallConvCdecl)])]
     private static void OnTsxState(void* context, pjsip_transaction* tsx, pjsip_event* e)
     {
+        // A transaction outlives the service that made it (Timer K after the final response): its slot has no context then.
+        if (context == null)
+            return;
         var registration = (ServiceRegistration)GCHandle.FromIntPtr((nint)context).Target!;
         try
         {
