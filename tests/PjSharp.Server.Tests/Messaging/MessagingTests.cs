@@ -1,4 +1,7 @@
 using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using PjSharp.Server.Tests.Qualify;
 using PjSharp.Server.Tests.Registrar;
 using PjSharp.Server.Tests.Sessions;
 using PjSharp.Server.Tests.Sip;
@@ -90,5 +93,34 @@ public sealed class MessagingTests
         Assert.That(unavailable.Successful, Is.EqualTo(1), $"carol has no contact: 480\n{unavailable.Describe()}\n{server.Output}");
         var unknown = await SendAsAliceAsync(server, "nobody", 404);
         Assert.That(unknown.Successful, Is.EqualTo(1), $"no AOR nobody: 404\n{unknown.Describe()}\n{server.Output}");
+    }
+
+    [Test]
+    public async Task Message_to_an_aor_whose_only_contact_qualify_found_unreachable_gets_480_at_once()
+    {
+        SipTestServer.RequireSipp();
+        using var silent = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+        silent.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        var quiet = $"sip:dave@127.0.0.1:{((IPEndPoint)silent.LocalEndPoint!).Port}";
+        await using var server = await RegistrarTestServer.StartAsync(RegistrarTestServer.Phones(more: $"""
+            [dave]
+            type=aor
+            contact={quiet}
+            qualify_frequency=1
+            qualify_timeout=0.5
+
+            """));
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+        while (ServeQualifyTests.LineOf(ServeQualifyTests.Show(server.ConfigFile, server.Database).Output, quiet)?.Contains("Unreachable", StringComparison.Ordinal) != true)
+        {
+            Assert.That(DateTime.UtcNow, Is.LessThan(deadline), $"dave's contact never became unreachable\n{server.Output}");
+            await Task.Delay(100);
+        }
+
+        // Without qualify the relay would wait for the silent contact and answer 408.
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var result = await SendAsAliceAsync(server, "dave", 480);
+        Assert.That(result.Successful, Is.EqualTo(1), $"{result.Describe()}\n{server.Output}");
+        Assert.That(clock.Elapsed, Is.LessThan(TimeSpan.FromSeconds(5)));
     }
 }

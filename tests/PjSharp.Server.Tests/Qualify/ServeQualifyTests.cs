@@ -13,7 +13,8 @@ namespace PjSharp.Server.Tests.Qualify;
 [CancelAfter(60_000)]
 public sealed class ServeQualifyTests
 {
-    private static (int ExitCode, string Output, string Error) Show(string config, string database)
+    /// <summary><c>pjsharp show contacts --config --db</c>, run in this process as the app runs it.</summary>
+    internal static (int ExitCode, string Output, string Error) Show(string config, string database)
     {
         var root = new RootCommand("test") { ConfigCommands.CreateShowCommand() };
         using var output = new StringWriter();
@@ -22,7 +23,7 @@ public sealed class ServeQualifyTests
         return (exitCode, output.ToString(), error.ToString());
     }
 
-    private static string? LineOf(string output, string uri) =>
+    internal static string? LineOf(string output, string uri) =>
         output.Split('\n').FirstOrDefault(l => l.Contains(uri, StringComparison.Ordinal));
 
     [Test]
