@@ -152,15 +152,24 @@ public sealed partial class ContactQualifier : IAsyncDisposable
             // Statuses left by an earlier run: kept for contacts still qualified (rewritten by their first probe), else removed.
             foreach (var status in await _store.GetAllAsync<ContactStatus>(cancellationToken).ConfigureAwait(false))
             {
-                bool known;
-                lock (_gate)
+                // Under the write lock, so a probe of a contact added meanwhile cannot write between the check and the delete.
+                await _writes.WaitAsync(cancellationToken).ConfigureAwait(false);
+                try
                 {
-                    known = _entries.TryGetValue(status.Id, out var entry);
-                    if (known)
-                        entry!.Stored = true;
+                    bool known;
+                    lock (_gate)
+                    {
+                        known = _entries.TryGetValue(status.Id, out var entry);
+                        if (known)
+                            entry!.Stored = true;
+                    }
+                    if (!known)
+                        await DeleteStatusAsync(status.Id, cancellationToken).ConfigureAwait(false);
                 }
-                if (!known)
-                    await DeleteStatusAsync(status.Id, cancellationToken).ConfigureAwait(false);
+                finally
+                {
+                    _writes.Release();
+                }
             }
         }
         Wake();
