@@ -29,6 +29,15 @@ public sealed class PjSharpOptions
     /// <summary>Run the registrar (REGISTER).</summary>
     public bool Registrar { get; set; } = true;
 
+    /// <summary>Qualify contacts whose AOR has a <c>qualify_frequency</c> (OPTIONS), leaving out unreachable ones.</summary>
+    public bool Qualify { get; set; } = true;
+
+    /// <summary>Relay out-of-dialog MESSAGE requests to the contacts of the AOR they name.</summary>
+    public bool Messaging { get; set; } = true;
+
+    /// <summary>The largest MESSAGE body relayed, in bytes.</summary>
+    public int MessageMaxBodyBytes { get; set; } = 16 * 1024;
+
     /// <summary>Answer out-of-dialog OPTIONS with 200 and other unhandled requests with 501.</summary>
     public bool AnswerOptions { get; set; } = true;
 

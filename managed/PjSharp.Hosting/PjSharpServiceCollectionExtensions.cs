@@ -25,6 +25,10 @@ public static class PjSharpServiceCollectionExtensions
         services.TryAddSingleton<PjSharpServer>();
         services.TryAddSingleton<RegistrarComponent>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IPjSharpComponent, RegistrarComponent>(p => p.GetRequiredService<RegistrarComponent>()));
+        services.TryAddSingleton<QualifyComponent>();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IPjSharpComponent, QualifyComponent>(p => p.GetRequiredService<QualifyComponent>()));
+        services.TryAddSingleton<MessagingComponent>();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IPjSharpComponent, MessagingComponent>(p => p.GetRequiredService<MessagingComponent>()));
         services.TryAddSingleton<SessionsComponent>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IPjSharpComponent, SessionsComponent>(p => p.GetRequiredService<SessionsComponent>()));
         services.AddHostedService(provider => provider.GetRequiredService<PjSharpServer>());

@@ -84,7 +84,7 @@ public static class ConfigReport
                 "transports" => Transports(await AllAsync<Transport>(source, cancellationToken).ConfigureAwait(false)),
                 "identifies" => Identifies(await AllAsync<Identify>(source, cancellationToken).ConfigureAwait(false)),
                 "registrations" => Registrations(await AllAsync<Registration>(source, cancellationToken).ConfigureAwait(false)),
-                _ => Contacts(database is null ? [] : await AllAsync<Contact>(database, cancellationToken).ConfigureAwait(false)),
+                _ => await ContactsAsync(source, database, cancellationToken).ConfigureAwait(false),
             };
             return new ShowReport(ExitOk, [table], []);
         }
@@ -166,8 +166,41 @@ public static class ConfigReport
         ["Registration", "Server URI", "Client URI", "Outbound auth", "Expiration"],
         registrations.Select(r => (IReadOnlyList<string>)[r.Id, r.ServerUri, r.ClientUri, OrDash(r.OutboundAuth), r.Expiration.ToString(CultureInfo.InvariantCulture)]).ToList());
 
-    private static ConfigTable Contacts(List<Contact> contacts) => new(
-        "Contacts",
-        ["Contact", "AOR", "URI", "Expires", "User agent"],
-        contacts.Select(c => (IReadOnlyList<string>)[c.Id, c.Aor, c.Uri, c.ExpirationTime.ToString("u", CultureInfo.InvariantCulture), OrDash(c.UserAgent)]).ToList());
+    /// <summary>
+    /// Registered contacts from the database and the permanent contacts of AORs that qualify them, each with
+    /// what qualify last wrote (<c>contact_status</c>): Unknown until the first answer or timeout, "-" when not qualified.
+    /// </summary>
+    private static async Task<ConfigTable> ContactsAsync(IObjectBackend source, IObjectBackend? database, CancellationToken cancellationToken)
+    {
+        var contacts = new List<(Contact Contact, bool Permanent)>();
+        foreach (var aor in await AllAsync<Aor>(source, cancellationToken).ConfigureAwait(false))
+        {
+            if (aor.QualifyFrequency == 0)
+                continue;
+            foreach (var uri in aor.Contacts)
+                contacts.Add((new Contact(Contact.CreateId(aor.Id, uri)) { Uri = uri, Aor = aor.Id, QualifyFrequency = aor.QualifyFrequency }, true));
+        }
+        if (database != null)
+            contacts.AddRange((await AllAsync<Contact>(database, cancellationToken).ConfigureAwait(false)).Select(c => (c, false)));
+        var statuses = database != null && database.Supports(ContactStatus.Type)
+            ? (await AllAsync<ContactStatus>(database, cancellationToken).ConfigureAwait(false)).ToDictionary(s => s.Id, StringComparer.Ordinal)
+            : [];
+        var rows = new List<IReadOnlyList<string>>();
+        foreach (var (contact, permanent) in contacts)
+        {
+            var status = statuses.GetValueOrDefault(contact.Id);
+            rows.Add(
+            [
+                contact.Id, contact.Aor, contact.Uri,
+                permanent ? "permanent" : contact.ExpirationTime.ToString("u", CultureInfo.InvariantCulture),
+                OrDash(contact.UserAgent),
+                status is not null ? status.Status.ToString() : contact.QualifyFrequency > 0 ? nameof(ContactReachability.Unknown) : "-",
+                status is { Status: ContactReachability.Reachable } ? Milliseconds(status.RoundTripMicroseconds) : "-",
+            ]);
+        }
+        return new ConfigTable("Contacts", ["Contact", "AOR", "URI", "Expires", "User agent", "Status", "RTT"], rows);
+    }
+
+    private static string Milliseconds(ulong microseconds) =>
+        string.Create(CultureInfo.InvariantCulture, $"{microseconds / 1000.0:0.###} ms");
 }

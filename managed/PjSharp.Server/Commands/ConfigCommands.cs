@@ -62,6 +62,10 @@ internal static class ConfigCommands
                     Out = new AnsiConsoleOutput(parse.InvocationConfiguration.Output),
                     Interactive = InteractionSupport.No,
                 });
+                // Piped or captured output is read by tools and tests: rows are not wrapped to 80 columns there.
+                var output = parse.InvocationConfiguration.Output;
+                if (!ReferenceEquals(output, Console.Out) || Console.IsOutputRedirected)
+                    console.Profile.Width = Math.Max(console.Profile.Width, 240);
                 foreach (var table in report.Tables)
                     console.Write(Render(table));
                 return report.ExitCode;

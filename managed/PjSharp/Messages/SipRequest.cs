@@ -250,6 +250,11 @@ public sealed unsafe class SipRequestClone : IDisposable
         }
     }
 
+    /// <summary>The clone's pjsip data, for code in this assembly that holds a reference while using it.</summary>
+    internal ClonedRxDataHandle Handle => _handle;
+
+    internal SipEndpoint Endpoint => _endpoint;
+
     public void Dispose() => _handle.Dispose();
 }
 

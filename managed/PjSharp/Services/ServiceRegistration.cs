@@ -30,7 +30,8 @@ internal sealed unsafe class ServiceRegistration : IDisposable
         var registration = new ServiceRegistration(endpoint, service);
         registration._self = GCHandle.Alloc(registration);
         var flags = PjSharpNative.ModuleRxRequest | (service.HandlesResponses ? PjSharpNative.ModuleRxResponse : 0)
-            | (service.HandlesOutgoing ? PjSharpNative.ModuleTxRequest | PjSharpNative.ModuleTxResponse : 0);
+            | (service.HandlesOutgoing ? PjSharpNative.ModuleTxRequest | PjSharpNative.ModuleTxResponse : 0)
+            | (service.HandlesTransactionStates ? PjSharpNative.ModuleTsxState : 0);
         var name = PjStr.NulTerminated(service.Name);
         fixed (byte* namePointer = name)
             registration.Module = PjSharpNative.pjsharp_module_create(namePointer, service.Priority, (void*)GCHandle.ToIntPtr(registration._self), flags);
@@ -68,11 +69,11 @@ internal sealed unsafe class ServiceRegistration : IDisposable
         if (Interlocked.Exchange(ref s_dispatchInstalled, 1) != 0)
             return;
         PjSharpNative.ModuleDispatch dispatch = default;
-        // No service asks for transaction states yet, so that callback stays null.
         dispatch.OnRxRequest = &OnRxRequest;
         dispatch.OnRxResponse = &OnRxResponse;
         dispatch.OnTxRequest = &OnTx;
         dispatch.OnTxResponse = &OnTx;
+        dispatch.OnTsxState = &OnTsxState;
         PjSharpNative.pjsharp_module_set_dispatch(&dispatch);
     }
 
@@ -126,5 +127,24 @@ internal sealed unsafe class ServiceRegistration : IDisposable
             registration.Endpoint.Logs.ServiceFailed(exception, registration.Service.Name);
         }
         return ThrowHelper.Success;
+    }
+
+    [UnmanagedCallersOnly(CallConvs = [typeof(CallConvCdecl)])]
+    private static void OnTsxState(void* context, pjsip_transaction* tsx, pjsip_event* e)
+    {
+        // A transaction outlives the service that made it (Timer K after the final response): its slot has no context then.
+        if (context == null)
+            return;
+        var registration = (ServiceRegistration)GCHandle.FromIntPtr((nint)context).Target!;
+        try
+        {
+            registration.Service.OnTransactionState(tsx, e);
+        }
+#pragma warning disable CA1031 // The firewall: nothing may unwind into pjsip.
+        catch (Exception exception)
+#pragma warning restore CA1031
+        {
+            registration.Endpoint.Logs.ServiceFailed(exception, registration.Service.Name);
+        }
     }
 }

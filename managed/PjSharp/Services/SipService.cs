@@ -78,4 +78,12 @@ public abstract class SipService
 
     /// <summary>Whether <see cref="OnSending"/> is called.</summary>
     protected internal virtual bool HandlesOutgoing => false;
+
+    /// <summary>Whether <see cref="OnTransactionState"/> is called for the transactions this service created.</summary>
+    internal virtual bool HandlesTransactionStates => false;
+
+    /// <summary>A transaction this service owns changed state (on a pjsip thread, under the transaction's lock).</summary>
+    internal virtual unsafe void OnTransactionState(pjsip_transaction* transaction, pjsip_event* e)
+    {
+    }
 }

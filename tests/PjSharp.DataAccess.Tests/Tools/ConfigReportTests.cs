@@ -72,6 +72,31 @@ public sealed class ConfigReportTests
     }
 
     [Test]
+    public async Task Show_contacts_gives_the_status_qualify_wrote_and_the_permanent_contacts_it_qualifies()
+    {
+        using var dir = new TempDirectory();
+        var path = dir.Write("pjsip.conf", "[alice]\ntype=aor\nmax_contacts=3\n\n[gw]\ntype=aor\ncontact=sip:gw@192.0.2.9:5060\nqualify_frequency=30\n");
+        await using var sqlite = await SqliteBackend.OpenAsync(new SqliteBackendOptions { Path = dir.File("db.sqlite") });
+        var reachable = Samples.ContactOf("alice", 1) with { QualifyFrequency = 60 };
+        var unqualified = Samples.ContactOf("alice", 2) with { QualifyFrequency = 0 };
+        var waiting = Samples.ContactOf("alice", 3) with { QualifyFrequency = 60 };
+        foreach (var contact in new[] { reachable, unqualified, waiting })
+            await sqlite.CreateAsync(contact);
+        await sqlite.CreateAsync(new ContactStatus(reachable.Id) { Aor = "alice", Uri = reachable.Uri, Status = ContactReachability.Reachable, RoundTripMicroseconds = 1500 });
+        var gateway = Contact.CreateId("gw", "sip:gw@192.0.2.9:5060");
+        await sqlite.CreateAsync(new ContactStatus(gateway) { Aor = "gw", Uri = "sip:gw@192.0.2.9:5060", Status = ContactReachability.Unreachable });
+
+        var table = (await ConfigReport.ShowAsync("contacts", path, sqlite)).Tables.Single();
+
+        Assert.That(table.Columns.Skip(table.Columns.Count - 2), Is.EqualTo(new[] { "Status", "RTT" }));
+        var byId = table.Rows.ToDictionary(r => r[0], r => (Status: r[^2], Rtt: r[^1], Expires: r[3]));
+        Assert.That(byId[reachable.Id], Is.EqualTo((Status: "Reachable", Rtt: "1.5 ms", Expires: byId[reachable.Id].Expires)));
+        Assert.That(byId[unqualified.Id].Status, Is.EqualTo("-"), "qualify off");
+        Assert.That(byId[waiting.Id].Status, Is.EqualTo("Unknown"), "not qualified yet");
+        Assert.That(byId[gateway], Is.EqualTo((Status: "Unreachable", Rtt: "-", Expires: "permanent")));
+    }
+
+    [Test]
     public async Task Show_of_a_bad_file_or_kind_fails_with_the_same_messages()
     {
         using var dir = new TempDirectory();

@@ -17,6 +17,8 @@ internal sealed partial class SipPhone : IDisposable
     private readonly Socket _socket;
     private readonly IPEndPoint _server;
     private readonly byte[] _buffer = new byte[65536];
+    // Requests that arrived while the phone waited for a response, for ReceiveRequestAsync.
+    private readonly Queue<(string Text, IPEndPoint From)> _requests = new();
     private int _cseq;
 
     public SipPhone(IPEndPoint server, string user, string password, IPAddress? local = null)
@@ -81,6 +83,11 @@ internal sealed partial class SipPhone : IDisposable
             {
                 var received = await _socket.ReceiveFromAsync(_buffer, SocketFlags.None, new IPEndPoint(SipWire.LoopbackFor(_server), 0), cancel.Token);
                 var message = Encoding.UTF8.GetString(_buffer, 0, received.ReceivedBytes);
+                if (!message.StartsWith("SIP/2.0 ", StringComparison.Ordinal))
+                {
+                    _requests.Enqueue((message, (IPEndPoint)received.RemoteEndPoint));
+                    continue;
+                }
                 if (CSeqLine().Match(message).Value == cseq)
                     return message;
             }
@@ -143,6 +150,44 @@ internal sealed partial class SipPhone : IDisposable
         var digest = new byte[32];
         PjSharp.Interception.Security.Sha512_256.HashData(bytes, digest);
         return digest;
+    }
+
+    /// <summary>The next request of <paramref name="method"/> sent to this phone (others are dropped); null after the timeout.</summary>
+    public async Task<(string Text, IPEndPoint From)?> ReceiveRequestAsync(string method, TimeSpan? timeout = null)
+    {
+        while (_requests.TryDequeue(out var queued))
+        {
+            if (queued.Text.StartsWith(method + " ", StringComparison.Ordinal))
+                return queued;
+        }
+        using var cancel = new CancellationTokenSource(timeout ?? Timeout);
+        try
+        {
+            while (true)
+            {
+                var received = await _socket.ReceiveFromAsync(_buffer, SocketFlags.None, new IPEndPoint(SipWire.LoopbackFor(_server), 0), cancel.Token);
+                var message = Encoding.UTF8.GetString(_buffer, 0, received.ReceivedBytes);
+                if (message.StartsWith(method + " ", StringComparison.Ordinal))
+                    return (message, (IPEndPoint)received.RemoteEndPoint);
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>Answers <paramref name="request"/> with <paramref name="status"/>, sent back to where it came from.</summary>
+    public async Task ReplyAsync((string Text, IPEndPoint From) request, int status = 200, string reason = "OK")
+    {
+        var text = new StringBuilder().Append(CultureInfo.InvariantCulture, $"SIP/2.0 {status} {reason}\r\n");
+        foreach (var (name, compact) in new[] { ("Via", "v"), ("From", "f"), ("To", "t"), ("Call-ID", "i"), ("CSeq", "CSeq") })
+        {
+            foreach (var value in SipWire.HeaderValues(request.Text, name, compact))
+                text.Append(CultureInfo.InvariantCulture, $"{name}: {value}{(name == "To" && !value.Contains(";tag=", StringComparison.Ordinal) ? ";tag=" + Guid.NewGuid().ToString("N")[..8] : "")}\r\n");
+        }
+        text.Append("Content-Length: 0\r\n\r\n");
+        await _socket.SendToAsync(Encoding.UTF8.GetBytes(text.ToString()), SocketFlags.None, request.From);
     }
 
     [GeneratedRegex(@"CSeq:\s*\d+\s+\w+", RegexOptions.IgnoreCase)]
