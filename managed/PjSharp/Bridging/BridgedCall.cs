@@ -66,6 +66,8 @@ internal sealed class BridgedCall(CallBridge bridge, SipSession caller, BridgeOf
         }
         bridge.CountBridged();
         await link.RunAsync().ConfigureAwait(false);
+        // After a transfer the caller may be in another link: the application lasts as long as its call.
+        await caller.Completion.ConfigureAwait(false);
     }
 
     private void OnProgress(object? sender, SessionProgressEventArgs e)

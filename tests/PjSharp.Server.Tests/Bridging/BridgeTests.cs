@@ -24,7 +24,7 @@ public class BridgeTests
     {
         SipTestServer.RequireSipp();
         _server = await RegistrarTestServer.StartAsync(
-            RegistrarTestServer.Phones(users: ["alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi", "ivan"]),
+            RegistrarTestServer.Phones(users: ["alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi", "ivan", "judy", "karl", "mallory", "niaj", "olivia"]),
             new Dictionary<string, string?> { ["PJSHARP__PjSharp__Sessions__RingTimeout"] = "00:00:03" }, "--log-level", "Debug");
     }
 
@@ -76,7 +76,7 @@ public class BridgeTests
     {
         await using var carol = await SippPhone.RegisterAsync(Server, "carol");
         using var media = new RtpSink();
-        var callee = await carol.AnswerAsync("bridge-callee-bye-uas.xml", Server, "-key", "rtp_port", Port(media.Port));
+        var callee = await carol.AnswerAsync("bridge-callee-bye-uas.xml", Server, "-d", "1000", "-key", "rtp_port", Port(media.Port));
         var result = await CallAsync("bridge-caller-waits-uac.xml", "carol", "-key", "rtp_port", Port(media.Port));
         var answered = await callee.Completion.WaitAsync(TimeSpan.FromSeconds(20));
 
@@ -150,6 +150,60 @@ public class BridgeTests
         Assert.That((await caller).Successful, Is.EqualTo(1));
         Assert.That((await callee.Completion.WaitAsync(TimeSpan.FromSeconds(20))).Successful, Is.EqualTo(1));
         Assert.That(received.Count(p => p.PayloadType == 101), Is.GreaterThan(0), "telephone-event packets reached the callee");
+    }
+
+    [Test]
+    public async Task Blind_transfer_connects_the_other_party_to_the_refer_target_and_notifies_the_transferor()
+    {
+        await using var judy = await SippPhone.RegisterAsync(Server, "judy");
+        await using var karl = await SippPhone.RegisterAsync(Server, "karl");
+        using var judyMedia = new RtpSink();
+        using var karlMedia = new RtpSink();
+        // judy (called by alice) plays audio the whole time; after the transfer karl hears it, then hangs up.
+        var transferee = await judy.AnswerAsync("bridge-callee-uas.xml", Server, "-key", "rtp_port", Port(judyMedia.Port), "-key", "pcap", Audio);
+        var target = await karl.AnswerAsync("bridge-callee-bye-uas.xml", Server, "-d", "1500", "-key", "rtp_port", Port(karlMedia.Port));
+        var heard = karlMedia.CollectUntilAsync(target.Completion);
+        var transferor = await CallAsync("bridge-caller-refer-uac.xml", "judy", "-key", "rtp_port", "4000",
+            "-key", "refer_to", $"sip:karl@127.0.0.1:{Server.Port}");
+
+        Assert.That(transferor.Successful, Is.EqualTo(1), "alice got 202, NOTIFY 100, NOTIFY 200 and a BYE: " + transferor.Describe() + "\n" + _server.Output);
+        Assert.That((await target.Completion.WaitAsync(TimeSpan.FromSeconds(20))).Successful, Is.EqualTo(1), "karl was called and hung up");
+        Assert.That((await transferee.Completion.WaitAsync(TimeSpan.FromSeconds(20))).Successful, Is.EqualTo(1), "judy got karl's BYE");
+        Assert.That((await heard).Count, Is.GreaterThan(10), "judy's audio reached karl after the transfer");
+    }
+
+    [Test]
+    public async Task Attended_transfer_with_replaces_joins_the_two_other_parties()
+    {
+        await using var niaj = await SippPhone.RegisterAsync(Server, "niaj");
+        await using var olivia = await SippPhone.RegisterAsync(Server, "olivia");
+        using var media = new RtpSink();
+        var dialogFile = Path.Combine(Path.GetTempPath(), $"pjsharp-consult-{Guid.NewGuid():N}.txt");
+        try
+        {
+            // alice calls olivia first (the consultation), then niaj, and transfers niaj to olivia's call.
+            var second = await olivia.AnswerAsync("bridge-callee-bye-uas.xml", Server, "-d", "4000", "-key", "rtp_port", Port(media.Port));
+            var consult = CallAsync("bridge-caller-consult-uac.xml", "olivia", "-key", "rtp_port", "4002", "-key", "dialog_file", dialogFile);
+            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+            while (!(File.Exists(dialogFile) && (await File.ReadAllTextAsync(dialogFile)).Trim().Split(';').Length == 3) && DateTime.UtcNow < deadline && !consult.IsCompleted)
+                await Task.Delay(50);
+            var parts = (await File.ReadAllTextAsync(dialogFile)).Trim().Split(';');
+            Assert.That(parts, Has.Length.EqualTo(3), "the consultation call was answered");
+            var replaces = Uri.EscapeDataString($"{parts[0]};to-tag={parts[1]};from-tag={parts[2]}");
+
+            var first = await niaj.AnswerAsync("bridge-callee-uas.xml", Server, "-key", "rtp_port", Port(media.Port), "-key", "pcap", Audio);
+            var transferor = await CallAsync("bridge-caller-refer-uac.xml", "niaj", "-key", "rtp_port", "4004",
+                "-key", "refer_to", $"sip:olivia@127.0.0.1:{Server.Port}?Replaces={replaces}");
+
+            Assert.That(transferor.Successful, Is.EqualTo(1), "alice's first call: 202, NOTIFY 100, NOTIFY 200, BYE: " + transferor.Describe() + "\n" + _server.Output);
+            Assert.That((await consult).Successful, Is.EqualTo(1), "alice's consultation call got a BYE");
+            Assert.That((await second.Completion.WaitAsync(TimeSpan.FromSeconds(20))).Successful, Is.EqualTo(1), "olivia hung up the joined call");
+            Assert.That((await first.Completion.WaitAsync(TimeSpan.FromSeconds(20))).Successful, Is.EqualTo(1), "niaj got olivia's BYE: they were joined");
+        }
+        finally
+        {
+            File.Delete(dialogFile);
+        }
     }
 
     [TestCase("nobody", 404, TestName = "A call to a user with no AOR gets 404")]
