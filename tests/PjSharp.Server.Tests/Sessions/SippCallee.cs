@@ -25,7 +25,11 @@ internal sealed class SippCallee : IAsyncDisposable
     public string Uri => string.Create(CultureInfo.InvariantCulture, $"sip:bob@127.0.0.1:{Port}");
 
     /// <summary>Starts SIPp and waits until it listens; a port taken meanwhile is retried with another.</summary>
-    public static async Task<SippCallee> StartAsync(string scenario, SessionTestHost host, TimeSpan? timeout = null)
+    public static Task<SippCallee> StartAsync(string scenario, SessionTestHost host, TimeSpan? timeout = null) =>
+        StartAsync(scenario, host.Target, timeout);
+
+    /// <summary>Starts SIPp as a server for a peer at <paramref name="target"/> (host:port), such as a registrar.</summary>
+    public static async Task<SippCallee> StartAsync(string scenario, string target, TimeSpan? timeout = null)
     {
         for (var attempt = 0; ; attempt++)
         {
@@ -33,7 +37,7 @@ internal sealed class SippCallee : IAsyncDisposable
             var run = SippRunner.Start(new SippOptions
             {
                 Scenario = SippRunner.Scenario(scenario),
-                Target = host.Target,
+                Target = target,
                 LocalPort = port,
                 MaxCalls = 1,
                 Timeout = timeout ?? TimeSpan.FromSeconds(30),
