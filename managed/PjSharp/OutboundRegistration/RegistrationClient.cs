@@ -73,6 +73,8 @@ internal sealed class RegistrationClient : IDisposable
             SetRouteSet(regc, pool, Registration.OutboundProxy);
         if (userAgent.Length > 0)
             AddHeader(regc, pool, "User-Agent", userAgent);
+        if (Registration.SupportPath)
+            AddHeader(regc, pool, "Supported", "path");
     }
 
     private static unsafe void SetRouteSet(pjsip_regc* regc, pj_pool_t* pool, string proxy)
