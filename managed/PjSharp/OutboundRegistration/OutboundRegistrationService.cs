@@ -224,7 +224,8 @@ public sealed class OutboundRegistrationService : IAsyncDisposable
         return string.Create(CultureInfo.InvariantCulture, $"<sip:{user}@{hostText}:{transport.LocalEndPoint.Port}{parameter}>");
     }
 
-    private static (SipTransportProtocol Protocol, string Host, int Port) Target(string serverUri)
+    /// <summary>The protocol, host and port a REGISTER to <paramref name="serverUri"/> goes to (default ports 5060 / 5061).</summary>
+    internal static (SipTransportProtocol Protocol, string Host, int Port) Target(string serverUri)
     {
         var secure = serverUri.StartsWith("sips:", StringComparison.OrdinalIgnoreCase);
         var protocol = secure ? SipTransportProtocol.Tls : SipTransportProtocol.Udp;

@@ -113,9 +113,9 @@ internal sealed class RegistrationClient : IDisposable
     {
         var token = _stop.Token;
         var time = _service.Time;
+        await PublishAsync(Status with { NextAttempt = time.GetUtcNow() + delay }).ConfigureAwait(false);
         while (true)
         {
-            await PublishAsync(Status with { NextAttempt = time.GetUtcNow() + delay }).ConfigureAwait(false);
             try
             {
                 await Task.Delay(delay, time, token).ConfigureAwait(false);
@@ -153,7 +153,7 @@ internal sealed class RegistrationClient : IDisposable
             await PublishAsync(current with
             {
                 State = RegistrationState.Registered, LastStatusCode = code, GrantedExpiration = granted,
-                ExpiresAt = now.AddSeconds(granted), Retries = 0,
+                ExpiresAt = now.AddSeconds(granted), NextAttempt = now + refresh, Retries = 0,
             }).ConfigureAwait(false);
             return refresh;
         }
@@ -163,7 +163,7 @@ internal sealed class RegistrationClient : IDisposable
         {
             State = decision.State, LastStatusCode = code, Retries = decision.Retries,
             GrantedExpiration = expired ? 0 : current.GrantedExpiration, ExpiresAt = expired ? DateTimeOffset.UnixEpoch : current.ExpiresAt,
-            NextAttempt = DateTimeOffset.UnixEpoch,
+            NextAttempt = decision.NextAttemptIn is { } wait ? now + wait : DateTimeOffset.UnixEpoch,
         }).ConfigureAwait(false);
         if (decision.NextAttemptIn is { } retry)
             _service.Logger.Retrying(Registration.Id, Registration.ServerUri, answer.StatusCode, answer.Reason, RegistrationRetryPolicy.Classify(answer.StatusCode), retry.TotalSeconds, decision.Retries);
