@@ -5,15 +5,16 @@ using PjSharp.OutboundRegistration;
 namespace PjSharp.Hosting;
 
 /// <summary>
-/// Outbound registrations as a server component: when the store holds <c>registration</c> objects,
-/// each registers with its registrar while the server runs; stopping sends Expires: 0 within the
-/// drain timeout. Registered after the other components, so it stops first, while pjsip still runs.
+/// Outbound registrations as a server component: each <c>registration</c> object of the store registers
+/// with its registrar while the server runs, following reloads and database writes; stopping sends
+/// Expires: 0 within the drain timeout. Registered after the other components, so it stops first,
+/// while pjsip still runs.
 /// </summary>
 public sealed class OutboundRegistrationComponent : IPjSharpComponent, IAsyncDisposable
 {
     private OutboundRegistrationService? _service;
 
-    /// <summary>The service once the server has started (null when there is no registration object).</summary>
+    /// <summary>The service once the server has started (null when the store has no registration type).</summary>
     public OutboundRegistrationService? Service => _service;
 
     public async Task StartAsync(PjSharpServer server, CancellationToken cancellationToken)
@@ -22,14 +23,14 @@ public sealed class OutboundRegistrationComponent : IPjSharpComponent, IAsyncDis
         var store = server.Store;
         if (!store.MappedTypes.Contains(Registration.Type))
             return;
-        var registrations = await store.GetAllAsync<Registration>(cancellationToken).ConfigureAwait(false);
-        if (registrations.Count == 0)
-            return;
+        // Started even without registration objects: a reload or a database write may add some.
         _service = new OutboundRegistrationService(server.Endpoint, store, new OutboundRegistrationOptions
         {
             UserAgent = server.Interception.Directory.Global.UserAgent,
+            FollowChanges = true,
+            ChangeUnregisterTimeout = server.Options.DrainTimeout,
         }, server.LoggerFactory.CreateLogger("PjSharp.OutboundRegistration"));
-        await _service.StartAsync(registrations, cancellationToken).ConfigureAwait(false);
+        await _service.StartAsync(cancellationToken).ConfigureAwait(false);
     }
 
     public async Task StopAsync(PjSharpServer server, TimeSpan drainTimeout, CancellationToken cancellationToken)

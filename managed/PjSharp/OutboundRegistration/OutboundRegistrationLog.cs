@@ -34,4 +34,10 @@ internal static partial class OutboundRegistrationLog
 
     [LoggerMessage(EventId = 1310, Level = LogLevel.Warning, Message = "Outbound registration '{Registration}': {Server} granted no time; not refreshing")]
     public static partial void GrantedNothing(this ILogger logger, string registration, string server);
+
+    [LoggerMessage(EventId = 1311, Level = LogLevel.Information, Message = "Outbound registration '{Registration}' {Change}")]
+    public static partial void Changed(this ILogger logger, string registration, string change);
+
+    [LoggerMessage(EventId = 1312, Level = LogLevel.Error, Message = "Applying changed registration objects failed; the running registrations stay as they are")]
+    public static partial void ChangesFailed(this ILogger logger, Exception exception);
 }

@@ -18,6 +18,16 @@ public sealed class OutboundRegistrationOptions
     /// <summary>Writes each status change as a <c>registration_status</c> object when the store maps that type.</summary>
     public bool PersistStatus { get; init; } = true;
 
+    /// <summary>
+    /// Follow the store after <see cref="OutboundRegistrationService.StartAsync(CancellationToken)"/>: when
+    /// <c>registration</c> or <c>auth</c> objects change (a reload, a database write), the changes are applied
+    /// (see <see cref="OutboundRegistrationService.ApplyChangesAsync"/>).
+    /// </summary>
+    public bool FollowChanges { get; init; }
+
+    /// <summary>How long a registration removed or changed at run time waits for its Expires: 0 to be answered.</summary>
+    public TimeSpan ChangeUnregisterTimeout { get; init; } = TimeSpan.FromSeconds(5);
+
     /// <summary>The clock for delays, refreshes and the times in the status (tests use a fake one).</summary>
     public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
 }
@@ -46,6 +56,9 @@ public sealed class OutboundRegistrationService : IAsyncDisposable
     private readonly ObjectStore _store;
     private readonly OutboundRegistrationOptions _options;
     private readonly ConcurrentDictionary<string, RegistrationClient> _clients = new(StringComparer.Ordinal);
+    private readonly SemaphoreSlim _changes = new(1, 1);
+    private readonly List<IDisposable> _subscriptions = [];
+    private int _changePending;
     private int _stopped;
 
     public OutboundRegistrationService(SipEndpoint endpoint, ObjectStore store, OutboundRegistrationOptions? options = null, ILogger? logger = null)
@@ -78,6 +91,48 @@ public sealed class OutboundRegistrationService : IAsyncDisposable
             return;
         var registrations = await _store.GetAllAsync<Registration>(cancellationToken).ConfigureAwait(false);
         await StartAsync(registrations, cancellationToken).ConfigureAwait(false);
+        if (!_options.FollowChanges)
+            return;
+        lock (_subscriptions)
+        {
+            foreach (var type in new ObjectType[] { Registration.Type, Auth.Type })
+            {
+                if (_store.MappedTypes.Contains(type))
+                    _subscriptions.Add(_store.AddObserver(type, new ChangeObserver(this)));
+            }
+        }
+    }
+
+    // Changes come in bursts (a reload reports every object): one pass applies them all.
+    private void ScheduleChanges()
+    {
+        if (Volatile.Read(ref _stopped) != 0 || Interlocked.Exchange(ref _changePending, 1) != 0)
+            return;
+        _ = Task.Run(async () =>
+        {
+            try
+            {
+                Interlocked.Exchange(ref _changePending, 0);
+                await ApplyChangesAsync(_options.ChangeUnregisterTimeout).ConfigureAwait(false);
+            }
+#pragma warning disable CA1031 // Logged; the registrations running go on.
+            catch (Exception exception) when (exception is not ObjectDisposedException)
+#pragma warning restore CA1031
+            {
+                Logger.ChangesFailed(exception);
+            }
+        });
+    }
+
+    private sealed class ChangeObserver(OutboundRegistrationService service) : IObjectObserver
+    {
+        public void Created(ObjectChange change) => service.ScheduleChanges();
+
+        public void Updated(ObjectChange change) => service.ScheduleChanges();
+
+        public void Deleted(ObjectChange change) => service.ScheduleChanges();
+
+        public void Reloaded(ObjectType type) => service.ScheduleChanges();
     }
 
     /// <summary>
@@ -87,7 +142,57 @@ public sealed class OutboundRegistrationService : IAsyncDisposable
     public async Task StartAsync(IEnumerable<Registration> registrations, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(registrations);
-        ObjectDisposedException.ThrowIf(Volatile.Read(ref _stopped) != 0, this);
+        await _changes.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            ObjectDisposedException.ThrowIf(Volatile.Read(ref _stopped) != 0, this);
+            await StartCoreAsync(registrations, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            _changes.Release();
+        }
+    }
+
+    /// <summary>
+    /// Brings the running registrations in line with the store's <c>registration</c> objects (after a
+    /// reload or a database write): a removed one is unregistered and its status deleted, a changed one
+    /// (or one whose auth objects changed) is unregistered and started again, a new one starts.
+    /// </summary>
+    public async Task ApplyChangesAsync(TimeSpan unregisterTimeout, CancellationToken cancellationToken = default)
+    {
+        await _changes.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            if (Volatile.Read(ref _stopped) != 0)
+                return;
+            var wanted = _store.MappedTypes.Contains(Registration.Type)
+                ? (await _store.GetAllAsync<Registration>(cancellationToken).ConfigureAwait(false)).ToDictionary(r => r.Id, StringComparer.Ordinal)
+                : [];
+            foreach (var (id, client) in _clients.OrderBy(c => c.Key, StringComparer.Ordinal).ToList())
+            {
+                if (wanted.TryGetValue(id, out var registration) && registration == client.Registration
+                    && (await CredentialsAsync(registration, cancellationToken).ConfigureAwait(false)).SequenceEqual(client.Credentials))
+                {
+                    wanted.Remove(id);
+                    continue;
+                }
+                Logger.Changed(id, wanted.ContainsKey(id) ? "changed; starting again" : "removed");
+                await client.StopAsync(unregisterTimeout).ConfigureAwait(false);
+                _clients.TryRemove(id, out _);
+                if (!wanted.ContainsKey(id) && _options.PersistStatus && _store.MappedTypes.Contains(RegistrationStatus.Type))
+                    await _store.DeleteAsync<RegistrationStatus>(id, cancellationToken).ConfigureAwait(false);
+            }
+            await StartCoreAsync(wanted.Values.OrderBy(r => r.Id, StringComparer.Ordinal), cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            _changes.Release();
+        }
+    }
+
+    private async Task StartCoreAsync(IEnumerable<Registration> registrations, CancellationToken cancellationToken)
+    {
         foreach (var registration in registrations)
         {
             var client = new RegistrationClient(this, registration);
@@ -151,7 +256,22 @@ public sealed class OutboundRegistrationService : IAsyncDisposable
     {
         if (Interlocked.Exchange(ref _stopped, 1) != 0)
             return;
-        await Task.WhenAll(_clients.Values.Select(c => c.StopAsync(timeout))).WaitAsync(cancellationToken).ConfigureAwait(false);
+        lock (_subscriptions)
+        {
+            foreach (var subscription in _subscriptions)
+                subscription.Dispose();
+            _subscriptions.Clear();
+        }
+        // A change being applied finishes first (it is bounded by its own unregister timeout).
+        await _changes.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await Task.WhenAll(_clients.Values.Select(c => c.StopAsync(timeout))).WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            _changes.Release();
+        }
     }
 
     /// <summary>Stops without waiting for the registrar (see <see cref="StopAsync"/> for a clean unregistration).</summary>

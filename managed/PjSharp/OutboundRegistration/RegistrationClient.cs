@@ -35,12 +35,16 @@ internal sealed class RegistrationClient : IDisposable
 
     public Registration Registration { get; }
 
+    /// <summary>The auth objects the client answers challenges with, as they were when it started.</summary>
+    public IReadOnlyList<Auth> Credentials { get; private set; } = [];
+
     public RegistrationStatus Status => Volatile.Read(ref _status);
 
     /// <summary>Creates pjsip's registration client; on a thread registered with pjsip.</summary>
     public unsafe void Create(SipEndpoint endpoint, string contact, IReadOnlyList<Auth> credentials, string userAgent)
     {
         PjThread.EnsureRegistered();
+        Credentials = credentials;
         _self = GCHandle.Alloc(this);
         pjsip_regc* regc;
         ThrowHelper.ThrowIfFailed(

@@ -82,6 +82,25 @@ public sealed class OutboundRegistrationTests
         Assert.That(service.GetStatus("trunk")!.State, Is.EqualTo(RegistrationState.Rejected));
     }
 
+    [Test]
+    public async Task A_registration_deleted_from_the_store_is_unregistered_and_its_status_removed()
+    {
+        await using var host = await RegistrationHost.StartAsync();
+        await using var registrar = await SippCallee.StartAsync("register-uas.xml", host.Target);
+        var service = await host.StartAsync(RegistrationHost.Trunk(registrar.Port), followChanges: true);
+        await service.WaitForAsync("trunk", s => s.State == RegistrationState.Registered).WaitAsync(Patience);
+
+        await host.Store.DeleteAsync<Registration>("trunk");
+        // SIPp's scenario ends with the REGISTER carrying Expires: 0.
+        await registrar.AssertSucceededAsync();
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(5);
+        while ((service.GetStatus("trunk") != null || await host.Store.GetAsync<RegistrationStatus>("trunk") != null) && DateTime.UtcNow < deadline)
+            await Task.Delay(50);
+        Assert.That(service.GetStatus("trunk"), Is.Null, "no longer running");
+        Assert.That(await host.Store.GetAsync<RegistrationStatus>("trunk"), Is.Null, "its status object is deleted");
+        Assert.That(service.Statuses, Is.Empty);
+    }
+
     /// <summary>A pjsip endpoint on loopback UDP with an in-memory store holding the trunk's auth.</summary>
     private sealed class RegistrationHost : IAsyncDisposable
     {
@@ -130,10 +149,10 @@ public sealed class OutboundRegistrationTests
             return new RegistrationHost(endpoint, store, loggers);
         }
 
-        public async Task<OutboundRegistrationService> StartAsync(Registration registration)
+        public async Task<OutboundRegistrationService> StartAsync(Registration registration, bool followChanges = false)
         {
             await Store.CreateAsync(registration);
-            _service = new OutboundRegistrationService(Endpoint, Store, new OutboundRegistrationOptions { UserAgent = "PjSharp tests" },
+            _service = new OutboundRegistrationService(Endpoint, Store, new OutboundRegistrationOptions { UserAgent = "PjSharp tests", FollowChanges = followChanges },
                 _loggers.CreateLogger("PjSharp.OutboundRegistration"));
             _service.StatusChanged += (_, e) => History.Enqueue(e.Status);
             await _service.StartAsync();
