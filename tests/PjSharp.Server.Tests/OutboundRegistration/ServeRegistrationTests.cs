@@ -21,24 +21,7 @@ public sealed class ServeRegistrationTests
             var database = Path.Combine(directory, "pjsharp.db");
             // SIPp needs the server's address only for its own Via; the registrar is found through server_uri.
             await using var registrar = await SippCallee.StartAsync("register-uas.xml", "127.0.0.1:5060", TimeSpan.FromSeconds(60));
-            await File.WriteAllTextAsync(config, SipTestServer.OpenConfiguration + string.Create(CultureInfo.InvariantCulture, $"""
-
-
-                [trunk-auth]
-                type=auth
-                username=reguser
-                password=reg-secret
-
-                [trunk]
-                type=registration
-                server_uri=sip:127.0.0.1:{registrar.Port}
-                client_uri=sip:reguser@127.0.0.1
-                contact_user=reguser
-                outbound_auth=trunk-auth
-                expiration=120
-                max_random_initial_delay=0
-                retry_interval=1
-                """));
+            await File.WriteAllTextAsync(config, ConfigWithTrunk(registrar.Port));
 
             await using var server = await SipTestServer.StartAsync(["udp:127.0.0.1:0"], ["--config", config, "--db", database]);
             var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(20);
@@ -65,6 +48,56 @@ public sealed class ServeRegistrationTests
             Directory.Delete(directory, recursive: true);
         }
     }
+
+    [Test]
+    public async Task A_registration_removed_from_the_file_is_unregistered_on_sighup()
+    {
+        SipTestServer.RequireSipp();
+        var directory = Directory.CreateTempSubdirectory("pjsharp-outreg-").FullName;
+        try
+        {
+            var config = Path.Combine(directory, "pjsip.conf");
+            var database = Path.Combine(directory, "pjsharp.db");
+            await using var registrar = await SippCallee.StartAsync("register-uas.xml", "127.0.0.1:5060", TimeSpan.FromSeconds(60));
+            await File.WriteAllTextAsync(config, ConfigWithTrunk(registrar.Port));
+            await using var server = await SipTestServer.StartAsync(["udp:127.0.0.1:0"], ["--config", config, "--db", database]);
+            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(20);
+            while (!server.OutputTail().Contains("Outbound registration 'trunk' registered", StringComparison.Ordinal) && DateTime.UtcNow < deadline)
+                await Task.Delay(100);
+            Assert.That(server.OutputTail(), Does.Contain("Outbound registration 'trunk' registered"));
+
+            await File.WriteAllTextAsync(config, SipTestServer.OpenConfiguration);
+            Assert.That(server.Signal(ProcessSignals.Hangup), Is.True, "could not send SIGHUP");
+            // SIPp's scenario ends with the REGISTER carrying Expires: 0, while the server runs on.
+            await registrar.AssertSucceededAsync();
+            Assert.That(server.HasExited, Is.False, server.OutputTail());
+            var table = await ShowRegistrationsAsync(config, database);
+            Assert.That(TrunkRow(table), Is.Empty, table);
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    private static string ConfigWithTrunk(int registrarPort) => SipTestServer.OpenConfiguration + string.Create(CultureInfo.InvariantCulture, $"""
+
+
+        [trunk-auth]
+        type=auth
+        username=reguser
+        password=reg-secret
+
+        [trunk]
+        type=registration
+        server_uri=sip:127.0.0.1:{registrarPort}
+        client_uri=sip:reguser@127.0.0.1
+        contact_user=reguser
+        outbound_auth=trunk-auth
+        expiration=120
+        max_random_initial_delay=0
+        retry_interval=1
+        """);
 
     /// <summary>
     /// The cells of the trunk's row in the table <c>show</c> prints: the table wraps long cells over
