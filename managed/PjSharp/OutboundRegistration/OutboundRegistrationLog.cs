@@ -40,4 +40,7 @@ internal static partial class OutboundRegistrationLog
 
     [LoggerMessage(EventId = 1312, Level = LogLevel.Error, Message = "Applying changed registration objects failed; the running registrations stay as they are")]
     public static partial void ChangesFailed(this ILogger logger, Exception exception);
+
+    [LoggerMessage(EventId = 1313, Level = LogLevel.Error, Message = "Outbound registration '{Registration}': reading pjsip's answer failed; counted as no answer")]
+    public static partial void CallbackFailed(this ILogger logger, Exception exception, string registration);
 }

@@ -204,10 +204,12 @@ internal sealed class RegistrationClient : IDisposable
     [UnmanagedCallersOnly(CallConvs = [typeof(CallConvCdecl)])]
     private static unsafe void OnAnswer(pjsip_regc_cbparam* param)
     {
+        RegistrationClient? client = null;
         try
         {
-            if (param->token == null || GCHandle.FromIntPtr((nint)param->token).Target is not RegistrationClient client)
+            if (param->token == null || GCHandle.FromIntPtr((nint)param->token).Target is not RegistrationClient target)
                 return;
+            client = target;
             uint retryAfter = 0;
             if (param->rdata != null && param->rdata->msg_info.msg != null)
             {
@@ -220,10 +222,15 @@ internal sealed class RegistrationClient : IDisposable
             Volatile.Read(ref client._pending)?.TrySetResult(new RegisterAnswer(param->code, param->status, param->expiration, retryAfter, reason));
         }
 #pragma warning disable CA1031 // Nothing may unwind into pjsip.
-        catch (Exception)
+        catch (Exception exception)
 #pragma warning restore CA1031
         {
-            // Nothing to report to: a failed callback leaves the REGISTER unanswered, and the loop's next attempt repeats it.
+            // The loop must not wait forever: the answer counts as none at all (a temporary failure).
+            if (client != null)
+            {
+                client._service.Logger.CallbackFailed(exception, client.Registration.Id);
+                Volatile.Read(ref client._pending)?.TrySetResult(new RegisterAnswer(0, 0, PjConstants.PJSIP_EXPIRES_NOT_SPECIFIED, 0, exception.Message));
+            }
         }
     }
 
