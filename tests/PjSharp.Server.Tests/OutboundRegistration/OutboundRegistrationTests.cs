@@ -34,16 +34,16 @@ public sealed class OutboundRegistrationTests
         Assert.That(host.History.Select(s => (s.State, s.LastStatusCode)), Does.Contain((RegistrationState.Retrying, 503u)),
             "the 503 was a temporary failure, retried");
         Assert.That(registered.LastStatusCode, Is.EqualTo(200));
-        Assert.That(registered.GrantedExpiration, Is.EqualTo(6), "the registrar's grant, not the 300 s asked for");
+        Assert.That(registered.GrantedExpiration, Is.EqualTo(8), "the registrar's grant, not the 300 s asked for");
         Assert.That(registered.Retries, Is.Zero, "a success resets the retries");
-        Assert.That(registered.ExpiresAt, Is.EqualTo(DateTimeOffset.UtcNow.AddSeconds(6)).Within(TimeSpan.FromSeconds(3)));
+        Assert.That(registered.ExpiresAt, Is.EqualTo(DateTimeOffset.UtcNow.AddSeconds(8)).Within(TimeSpan.FromSeconds(3)));
         var stored = await host.Store.GetAsync<RegistrationStatus>("trunk");
         Assert.That(stored?.State, Is.EqualTo(RegistrationState.Registered), "written to the store");
 
-        // Granted 6 s: the refresh goes out before they run out, and extends the expiry.
+        // Granted 8 s: the refresh goes out at half time, before they run out, and extends the expiry.
         var refreshed = await service.WaitForAsync("trunk", s => s.State == RegistrationState.Registered && s.ExpiresAt > registered.ExpiresAt)
-            .WaitAsync(TimeSpan.FromSeconds(6));
-        Assert.That(refreshed.ExpiresAt - registered.ExpiresAt, Is.LessThan(TimeSpan.FromSeconds(6)), "refreshed before expiry");
+            .WaitAsync(TimeSpan.FromSeconds(8));
+        Assert.That(refreshed.ExpiresAt - registered.ExpiresAt, Is.LessThan(TimeSpan.FromSeconds(8)), "refreshed before expiry");
 
         await service.StopAsync(TimeSpan.FromSeconds(5));
         var final = service.GetStatus("trunk")!;
