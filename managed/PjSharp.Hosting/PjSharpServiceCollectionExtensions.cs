@@ -31,6 +31,8 @@ public static class PjSharpServiceCollectionExtensions
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IPjSharpComponent, MessagingComponent>(p => p.GetRequiredService<MessagingComponent>()));
         services.TryAddSingleton<SessionsComponent>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IPjSharpComponent, SessionsComponent>(p => p.GetRequiredService<SessionsComponent>()));
+        services.TryAddSingleton<OutboundRegistrationComponent>();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IPjSharpComponent, OutboundRegistrationComponent>(p => p.GetRequiredService<OutboundRegistrationComponent>()));
         services.AddHostedService(provider => provider.GetRequiredService<PjSharpServer>());
         return new PjSharpBuilder(services);
     }

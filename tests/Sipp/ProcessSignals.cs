@@ -6,6 +6,7 @@ namespace PjSharp.Testing.Sipp;
 /// <summary>POSIX signals to one child process, addressed by its PID.</summary>
 public static partial class ProcessSignals
 {
+    public const int Hangup = 1;
     public const int Interrupt = 2;
     public const int Kill = 9;
     public const int Terminate = 15;

@@ -9,7 +9,7 @@ public static class ObjectTypes
     public static IReadOnlyList<ObjectType> All { get; } =
     [
         GlobalSettings.Type, Transport.Type, Endpoint.Type, Auth.Type, Aor.Type, Identify.Type, Acl.Type, Registration.Type, Contact.Type,
-        ContactStatus.Type,
+        ContactStatus.Type, RegistrationStatus.Type,
     ];
 
     private static readonly FrozenDictionary<string, ObjectType> ByName = All.ToFrozenDictionary(t => t.Name, StringComparer.OrdinalIgnoreCase);

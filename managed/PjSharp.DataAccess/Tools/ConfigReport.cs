@@ -83,7 +83,9 @@ public static class ConfigReport
                 "auths" => Auths(await AllAsync<Auth>(source, cancellationToken).ConfigureAwait(false)),
                 "transports" => Transports(await AllAsync<Transport>(source, cancellationToken).ConfigureAwait(false)),
                 "identifies" => Identifies(await AllAsync<Identify>(source, cancellationToken).ConfigureAwait(false)),
-                "registrations" => Registrations(await AllAsync<Registration>(source, cancellationToken).ConfigureAwait(false)),
+                "registrations" => Registrations(
+                    await AllAsync<Registration>(source, cancellationToken).ConfigureAwait(false),
+                    database is null ? [] : await AllAsync<RegistrationStatus>(database, cancellationToken).ConfigureAwait(false)),
                 _ => await ContactsAsync(source, database, cancellationToken).ConfigureAwait(false),
             };
             return new ShowReport(ExitOk, [table], []);
@@ -161,10 +163,30 @@ public static class ConfigReport
         ["Identify", "Endpoint", "Match", "Match header"],
         identifies.Select(i => (IReadOnlyList<string>)[i.Id, i.Endpoint, OrDash(Identify.Type.GetFieldValues(i, "match").First()), OrDash(i.MatchHeader)]).ToList());
 
-    private static ConfigTable Registrations(List<Registration> registrations) => new(
-        "Registrations",
-        ["Registration", "Server URI", "Client URI", "Outbound auth", "Expiration"],
-        registrations.Select(r => (IReadOnlyList<string>)[r.Id, r.ServerUri, r.ClientUri, OrDash(r.OutboundAuth), r.Expiration.ToString(CultureInfo.InvariantCulture)]).ToList());
+    private static ConfigTable Registrations(List<Registration> registrations, List<RegistrationStatus> statuses)
+    {
+        // The status columns come from the registration_status objects the server writes; without a database they are dashes.
+        var byId = statuses.ToDictionary(s => s.Id, StringComparer.Ordinal);
+        return new ConfigTable(
+            "Registrations",
+            ["Registration", "Server URI", "Client URI", "Outbound auth", "Expiration", "Status", "Last code", "Expires", "Next attempt", "Retries"],
+            registrations.Select(r =>
+            {
+                byId.TryGetValue(r.Id, out var status);
+                return (IReadOnlyList<string>)
+                [
+                    r.Id, r.ServerUri, r.ClientUri, OrDash(r.OutboundAuth), r.Expiration.ToString(CultureInfo.InvariantCulture),
+                    status is null ? "-" : RegistrationStatus.StateName(status.State),
+                    status is null || status.LastStatusCode == 0 ? "-" : status.LastStatusCode.ToString(CultureInfo.InvariantCulture),
+                    TimeOrDash(status?.ExpiresAt),
+                    TimeOrDash(status?.NextAttempt),
+                    status is null ? "-" : status.Retries.ToString(CultureInfo.InvariantCulture),
+                ];
+            }).ToList());
+    }
+
+    private static string TimeOrDash(DateTimeOffset? time) =>
+        time is not { } value || value == DateTimeOffset.UnixEpoch ? "-" : value.ToString("u", CultureInfo.InvariantCulture);
 
     /// <summary>
     /// Registered contacts from the database and the permanent contacts of AORs that qualify them, each with

@@ -60,6 +60,11 @@ public sealed class ObjectTypeTests
             ],
             [Identify.Type] = [("endpoint", ""), ("match", ""), ("match_header", "")],
             [Acl.Type] = [("permit", ""), ("deny", "")],
+            [RegistrationStatus.Type] =
+            [
+                ("status", "unregistered"), ("last_status_code", "0"), ("granted_expiration", "0"), ("expires_at", "0"), ("next_attempt", "0"),
+                ("retries", "0"), ("updated_at", "0"),
+            ],
             [Registration.Type] = [("server_uri", ""), ("client_uri", ""), ("expiration", "3600"), ("retry_interval", "60"), ("max_retries", "10")],
             [GlobalSettings.Type] =
             [

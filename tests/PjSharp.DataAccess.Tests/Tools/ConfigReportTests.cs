@@ -97,6 +97,30 @@ public sealed class ConfigReportTests
     }
 
     [Test]
+    public async Task Show_registrations_adds_the_status_the_server_wrote()
+    {
+        using var dir = new TempDirectory();
+        var path = dir.Write("pjsip.conf",
+            "[trunk]\ntype=registration\nserver_uri=sip:registrar.example.com\nclient_uri=sip:me@example.com\n" +
+            "[spare]\ntype=registration\nserver_uri=sip:other.example.com\nclient_uri=sip:me@example.com\n");
+        var withoutDatabase = (await ConfigReport.ShowAsync("registrations", path)).Tables.Single();
+        Assert.That(withoutDatabase.Rows.Select(r => r[5]), Is.EqualTo(new[] { "-", "-" }), "no status without a database");
+
+        await using var sqlite = await SqliteBackend.OpenAsync(new SqliteBackendOptions { Path = dir.File("db.sqlite") });
+        var expires = DateTimeOffset.FromUnixTimeSeconds(1_900_000_000);
+        await sqlite.CreateAsync(new RegistrationStatus("trunk")
+        {
+            State = RegistrationState.Registered, LastStatusCode = 200, GrantedExpiration = 3600, ExpiresAt = expires, NextAttempt = expires.AddSeconds(-10),
+        });
+        var table = (await ConfigReport.ShowAsync("registrations", path, sqlite)).Tables.Single();
+        Assert.That(table.Columns.Skip(5), Is.EqualTo(new[] { "Status", "Last code", "Expires", "Next attempt", "Retries" }));
+        var spare = table.Rows.Single(r => r[0] == "spare");
+        var trunk = table.Rows.Single(r => r[0] == "trunk");
+        Assert.That(trunk.Skip(5), Is.EqualTo(new[] { "registered", "200", "2030-03-17 17:46:40Z", "2030-03-17 17:46:30Z", "0" }));
+        Assert.That(spare.Skip(5), Is.EqualTo(new[] { "-", "-", "-", "-", "-" }), "never started: no status object");
+    }
+
+    [Test]
     public async Task Show_of_a_bad_file_or_kind_fails_with_the_same_messages()
     {
         using var dir = new TempDirectory();
