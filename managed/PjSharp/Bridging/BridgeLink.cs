@@ -21,7 +21,7 @@ internal sealed class BridgeLink
     private readonly Channel<SessionMessage> _toFirst = Channel.CreateBounded<SessionMessage>(new BoundedChannelOptions(256) { FullMode = BoundedChannelFullMode.DropWrite });
     private int _transferring;
 
-    private BridgeLink(CallBridge bridge, SipSession first, SipSession second, MediaRelay relay)
+    private BridgeLink(CallBridge bridge, SipSession first, SipSession second, MediaRelay? relay)
     {
         _bridge = bridge;
         First = first;
@@ -37,14 +37,15 @@ internal sealed class BridgeLink
 
     public SipSession Second { get; }
 
-    public MediaRelay Relay { get; }
+    /// <summary>The audio relay; null when media passes end to end (direct media).</summary>
+    public MediaRelay? Relay { get; }
 
     public SipSession Other(SipSession session) => ReferenceEquals(session, First) ? Second : First;
 
     /// <summary>Joins two sessions' audio and events (before the caller's answer, so nothing it does next is missed).</summary>
-    public static async Task<BridgeLink> CreateAsync(CallBridge bridge, SipSession first, SipSession second)
+    public static async Task<BridgeLink> CreateAsync(CallBridge bridge, SipSession first, SipSession second, bool relayed)
     {
-        var relay = await MediaRelay.ConnectAsync(first, second).ConfigureAwait(false);
+        var relay = relayed ? await MediaRelay.ConnectAsync(first, second).ConfigureAwait(false) : null;
         var link = new BridgeLink(bridge, first, second, relay);
         first.RemoteOfferAnswered += link._firstOffers;
         second.RemoteOfferAnswered += link._secondOffers;
@@ -72,7 +73,7 @@ internal sealed class BridgeLink
             await carrying.ConfigureAwait(false);
             await Forking.IgnoreEndedAsync(other.HangupAsync()).ConfigureAwait(false);
             await Task.WhenAll(First.Completion, Second.Completion).ConfigureAwait(false);
-            Relay.Dispose();
+            Relay?.Dispose();
             Detach();
         }
         await stop.CancelAsync().ConfigureAwait(false);
@@ -139,6 +140,8 @@ internal sealed class BridgeLink
         var plan = await _bridge.DialUserAsync(targetUser, CancellationToken.None).ConfigureAwait(false);
         if (plan.Targets.Count == 0)
             return plan.RejectStatus is >= 300 and <= 699 ? plan.RejectStatus : 480;
+        if (Relay == null)
+            return await BlindDirectAsync(stays, targetUser, plan.Targets).ConfigureAwait(false);
         var codec = AudioSdpHandler.CodecName(await stays.InvokeAsync(() => stays.Audio?.Codec).ConfigureAwait(false));
         if (codec == null)
             return 488;
@@ -156,9 +159,34 @@ internal sealed class BridgeLink
         if (winner == null)
             return status;
         Dissolve();
-        var link = await CreateAsync(_bridge, stays, winner).ConfigureAwait(false);
+        var link = await CreateAsync(_bridge, stays, winner, relayed: true).ConfigureAwait(false);
         _ = link.RunAsync();
         _bridge.CountBridged();
+        return 200;
+    }
+
+    /// <summary>Blind transfer with direct media: the target is offered the staying phone's SDP, then the staying phone the target's.</summary>
+    private async Task<int> BlindDirectAsync(SipSession stays, string targetUser, IReadOnlyList<DialTarget> targets)
+    {
+        var staysSdp = await stays.InvokeAsync(() => stays.RemoteSdp).ConfigureAwait(false);
+        if (staysSdp == null)
+            return 488;
+        var identity = await stays.InvokeAsync(() => IdentityOf(stays)).ConfigureAwait(false);
+        var forking = new Forking(_bridge, stays.CallId, targetUser);
+        var (winner, status) = await forking.RunAsync(targets, identity, _ => null, null, stays.Ended, staysSdp).ConfigureAwait(false);
+        if (winner == null)
+            return status;
+        var targetSdp = await winner.InvokeAsync(() => winner.RemoteSdp).ConfigureAwait(false);
+        if (targetSdp == null)
+        {
+            await Forking.IgnoreEndedAsync(winner.HangupAsync()).ConfigureAwait(false);
+            return 488;
+        }
+        Dissolve();
+        var link = await CreateAsync(_bridge, stays, winner, relayed: false).ConfigureAwait(false);
+        _ = link.RunAsync();
+        _bridge.CountBridged();
+        await stays.ReinviteAsync(targetSdp).ConfigureAwait(false);
         return 200;
     }
 
@@ -169,13 +197,32 @@ internal sealed class BridgeLink
         if (replaced == null || ReferenceEquals(replaced, transferor) || _bridge.LinkOf(replaced) is not { } other)
             return 481;
         var target = other.Other(replaced);
+        if (Relay == null || other.Relay == null)
+        {
+            if (Relay != null || other.Relay != null)
+                return 488;
+            // Direct media on both calls: each phone is offered the other's SDP.
+            var staysSdp = await stays.InvokeAsync(() => stays.RemoteSdp).ConfigureAwait(false);
+            var targetSdp = await target.InvokeAsync(() => target.RemoteSdp).ConfigureAwait(false);
+            if (staysSdp == null || targetSdp == null)
+                return 488;
+            Dissolve();
+            other.Dissolve();
+            var direct = await CreateAsync(_bridge, stays, target, relayed: false).ConfigureAwait(false);
+            _ = direct.RunAsync();
+            _bridge.CountBridged();
+            await Forking.IgnoreEndedAsync(replaced.HangupAsync()).ConfigureAwait(false);
+            await stays.ReinviteAsync(targetSdp).ConfigureAwait(false);
+            await target.ReinviteAsync(staysSdp).ConfigureAwait(false);
+            return 200;
+        }
         var stayCodec = await stays.InvokeAsync(() => stays.Audio?.Codec).ConfigureAwait(false);
         var targetCodec = await target.InvokeAsync(() => target.Audio?.Codec).ConfigureAwait(false);
         if (!string.Equals(stayCodec, targetCodec, StringComparison.OrdinalIgnoreCase))
             return 488;
         Dissolve();
         other.Dissolve();
-        var link = await CreateAsync(_bridge, stays, target).ConfigureAwait(false);
+        var link = await CreateAsync(_bridge, stays, target, relayed: true).ConfigureAwait(false);
         _ = link.RunAsync();
         _bridge.CountBridged();
         await Forking.IgnoreEndedAsync(replaced.HangupAsync()).ConfigureAwait(false);
@@ -198,7 +245,7 @@ internal sealed class BridgeLink
     private void CarryOffer(SipSession other, RemoteOfferEventArgs e)
     {
         var useUpdate = string.Equals(e.Method, "UPDATE", StringComparison.OrdinalIgnoreCase);
-        var carried = e.Direction switch
+        var carried = e.Sdp != null && Relay == null ? other.ReinviteAsync(e.Sdp, useUpdate) : e.Direction switch
         {
             SdpDirection.SendOnly => other.HoldAsync(SdpDirection.SendOnly, useUpdate),
             SdpDirection.Inactive => other.HoldAsync(SdpDirection.Inactive, useUpdate),

@@ -8,7 +8,7 @@ namespace PjSharp.Bridging;
 /// then the answer, after which a <see cref="BridgeLink"/> carries the call. Events arrive on each
 /// leg's own servant, so the shared state is behind a lock and work on a leg goes through its InvokeAsync.
 /// </summary>
-internal sealed class BridgedCall(CallBridge bridge, SipSession caller, BridgeOffer offer)
+internal sealed class BridgedCall(CallBridge bridge, SipSession caller, BridgeOffer? offer)
 {
     private readonly Lock _gate = new();
     private SipSession? _earlyLeg;
@@ -16,8 +16,14 @@ internal sealed class BridgedCall(CallBridge bridge, SipSession caller, BridgeOf
     private bool _answered;
     private Task _earlyMedia = Task.CompletedTask;
 
-    public async Task RunAsync(IReadOnlyList<DialTarget> targets, CancellationToken callerEnded)
+    private string? _passthrough;
+    private int _targets;
+
+    /// <summary>Rings the targets and bridges the winner; with <paramref name="passthroughOffer"/>, the SDP goes end to end (direct media).</summary>
+    public async Task RunAsync(IReadOnlyList<DialTarget> targets, CancellationToken callerEnded, string? passthroughOffer)
     {
+        _passthrough = passthroughOffer;
+        _targets = targets.Count;
         var identity = caller.Endpoint.CallerId.Number.Length > 0
             ? new SessionIdentity(caller.Endpoint.CallerId.Name.Length > 0 ? caller.Endpoint.CallerId.Name : null, caller.Endpoint.CallerId.Number,
                 caller.RemoteIdentity.Uri, IdentitySource.Configured)
@@ -25,9 +31,11 @@ internal sealed class BridgedCall(CallBridge bridge, SipSession caller, BridgeOf
         var forking = new Forking(bridge, caller.CallId, caller.Target);
         var (winner, status) = await forking.RunAsync(targets, identity, leg =>
         {
+            if (offer == null)
+                return null;
             var allowed = leg.Endpoint.Allow;
             return offer.Preferences(allowed.Count == 0 ? null : [.. offer.Codecs.Where(c => allowed.Contains(c))]);
-        }, OnProgress, callerEnded).ConfigureAwait(false);
+        }, OnProgress, callerEnded, passthroughOffer).ConfigureAwait(false);
         lock (_gate)
             _answered = true;
         if (winner == null)
@@ -48,11 +56,22 @@ internal sealed class BridgedCall(CallBridge bridge, SipSession caller, BridgeOf
         try
         {
             await _earlyMedia.ConfigureAwait(false);
+            if (offer == null)
+            {
+                var answer = await winner.InvokeAsync(() => winner.RemoteSdp).ConfigureAwait(false)
+                    ?? throw new InvalidOperationException("The called party answered without SDP.");
+                link = await BridgeLink.CreateAsync(bridge, caller, winner, relayed: false).ConfigureAwait(false);
+                await caller.AnswerAsync(200, answer).ConfigureAwait(false);
+                bridge.CountBridged();
+                await link.RunAsync().ConfigureAwait(false);
+                await caller.Completion.ConfigureAwait(false);
+                return;
+            }
             var codec = await winner.InvokeAsync(() => winner.Audio?.Codec).ConfigureAwait(false);
             var codecName = AudioSdpHandler.CodecName(codec)
                 ?? throw new InvalidOperationException($"The called party answered with a codec the bridge cannot relay ({codec ?? "none"}).");
             await caller.InvokeAsync(() => caller.MediaPreferences ??= offer.Preferences([codecName])).ConfigureAwait(false);
-            link = await BridgeLink.CreateAsync(bridge, caller, winner).ConfigureAwait(false);
+            link = await BridgeLink.CreateAsync(bridge, caller, winner, relayed: true).ConfigureAwait(false);
             await caller.AnswerAsync(200).ConfigureAwait(false);
         }
 #pragma warning disable CA1031 // The caller gone meanwhile, or an answer that cannot be built: both legs end.
@@ -78,7 +97,7 @@ internal sealed class BridgedCall(CallBridge bridge, SipSession caller, BridgeOf
         {
             if (_answered)
                 return;
-            if (e.HasSdp && _earlyLeg == null)
+            if (e.HasSdp && _earlyLeg == null && (_passthrough == null || _targets == 1))
             {
                 // The first leg with early media is heard by the caller, once its SDP is applied.
                 _earlyLeg = leg;
@@ -97,6 +116,14 @@ internal sealed class BridgedCall(CallBridge bridge, SipSession caller, BridgeOf
     {
         try
         {
+            if (offer == null)
+            {
+                // Direct media with one target: its early SDP goes to the caller as is.
+                var early = await leg.InvokeAsync(() => leg.RemoteSdp).ConfigureAwait(false);
+                if (early != null)
+                    await caller.AnswerAsync(183, early).ConfigureAwait(false);
+                return;
+            }
             var codec = await leg.InvokeAsync(() => leg.Audio?.Codec).ConfigureAwait(false);
             if (AudioSdpHandler.CodecName(codec) is not { } codecName)
                 return;

@@ -38,7 +38,9 @@ public sealed class CallBridgeOptions
 /// early media (183) reaches the caller, and afterwards hold, resume, re-INVITE, UPDATE, SIP INFO
 /// DTMF, MESSAGE and BYE on either leg are carried to the other. Audio is relayed packet by packet
 /// between the two legs' RTP sockets (RFC 4733 events pass with it), both legs using the codec the
-/// called party chose among the caller's.
+/// called party chose among the caller's. When the caller's endpoint and every target's allow
+/// <c>direct_media</c> (Asterisk's default), the SDP is passed end to end instead and media flows
+/// between the phones.
 /// <para>Route calls to it with <c>sessions.Router.Fallback = bridge.Route</c> or <c>MapInvite(target, bridge.Handler)</c>.</para>
 /// </summary>
 public sealed partial class CallBridge
@@ -134,6 +136,14 @@ public sealed partial class CallBridge
                 await caller.RejectAsync(status).ConfigureAwait(false);
                 return;
             }
+            // direct_media on the caller and every target: the SDP passes end to end, media does not touch us.
+            var direct = caller.Endpoint.DirectMedia && plan.Targets.All(t => (t.Endpoint ?? _sessions.Options.DefaultEndpoint).DirectMedia);
+            var offerSdp = direct ? await caller.InvokeAsync(() => caller.InitialOfferSdp).ConfigureAwait(false) : null;
+            if (offerSdp != null)
+            {
+                await new BridgedCall(this, caller, null).RunAsync(plan.Targets, ended, offerSdp).ConfigureAwait(false);
+                return;
+            }
             var offer = await caller.InvokeAsync(() => BridgeOffer.From(caller)).ConfigureAwait(false);
             if (offer.Codecs.Count == 0)
             {
@@ -142,7 +152,7 @@ public sealed partial class CallBridge
                 return;
             }
             var call = new BridgedCall(this, caller, offer);
-            await call.RunAsync(plan.Targets, ended).ConfigureAwait(false);
+            await call.RunAsync(plan.Targets, ended, null).ConfigureAwait(false);
         }
         finally
         {

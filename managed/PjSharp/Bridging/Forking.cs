@@ -27,7 +27,7 @@ internal sealed class Forking(CallBridge bridge, string callId, string target)
     }
 
     public async Task<(SipSession? Winner, int Status)> RunAsync(IReadOnlyList<DialTarget> targets, SessionIdentity? caller,
-        Func<SipSession, MediaPreferences?> preferences, EventHandler<SessionProgressEventArgs>? progress, CancellationToken abandon)
+        Func<SipSession, MediaPreferences?> preferences, EventHandler<SessionProgressEventArgs>? progress, CancellationToken abandon, string? passthroughOffer = null)
     {
         using var abandoned = abandon.Register(() => _ = AbandonAsync());
         var starts = new List<Task<SipSession>>(targets.Count);
@@ -40,6 +40,7 @@ internal sealed class Forking(CallBridge bridge, string callId, string target)
                 Caller = caller is { User.Length: > 0 } ? caller : null,
                 Timeout = bridge.Options.RingTimeout,
                 Call = this,
+                Sdp = passthroughOffer,
                 Prepare = leg =>
                 {
                     leg.MediaPreferences = preferences(leg);

@@ -62,4 +62,17 @@ internal static unsafe class SdpNative
         ThrowHelper.ThrowIfFailed(PjmediaSdp.pjmedia_sdp_parse(pool, buffer, (nuint)length, &sdp), "pjmedia_sdp_parse");
         return sdp;
     }
+
+    /// <summary>The session description as text.</summary>
+    public static string Print(pjmedia_sdp_session* sdp)
+    {
+        var buffer = new byte[8192];
+        fixed (byte* pointer = buffer)
+        {
+            var length = PjmediaSdp.pjmedia_sdp_print(sdp, pointer, (nuint)buffer.Length);
+            if (length <= 0)
+                throw new PjSipException("The SDP does not fit in 8 KB.");
+            return Encoding.UTF8.GetString(buffer, 0, length);
+        }
+    }
 }

@@ -742,6 +742,8 @@ public sealed unsafe partial class SessionService : SipService, IAsyncDisposable
         session.Attach(inv);
         Track(session);
         options.Prepare?.Invoke(session);
+        if (options.Sdp != null)
+            session.UsePassthroughOffer(options.Sdp);
         var offer = session.BuildOffer();
         ThrowHelper.ThrowIfFailed(PjsipUaSipInv.pjsip_inv_set_local_sdp(inv, offer), "pjsip_inv_set_local_sdp");
         _ = StartTimers(session, setup, null);

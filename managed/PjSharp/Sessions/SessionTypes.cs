@@ -130,6 +130,9 @@ public sealed class CallOptions
     /// <summary>The application's object for this call.</summary>
     public object? Call { get; init; }
 
+    /// <summary>The offer to send as is (SDP text): no SDP handler takes part and media passes end to end.</summary>
+    public string? Sdp { get; init; }
+
     /// <summary>Runs on the new session's servant before its offer is built: set media preferences, identity, items.</summary>
     public Action<SipSession>? Prepare { get; init; }
 }
@@ -152,4 +155,7 @@ public sealed class RemoteOfferEventArgs(string method, PjSharp.Media.SdpDirecti
 
     /// <summary>The direction of the peer's audio stream, seen from the peer.</summary>
     public PjSharp.Media.SdpDirection Direction { get; } = direction;
+
+    /// <summary>The peer's offer as text, on a passthrough session (<see cref="SipSession.IsMediaPassthrough"/>); else null.</summary>
+    public string? Sdp { get; init; }
 }

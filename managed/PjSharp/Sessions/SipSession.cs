@@ -33,6 +33,7 @@ public sealed unsafe partial class SipSession
     private readonly ulong _sdpSessionId = (ulong)Random.Shared.NextInt64(1, long.MaxValue);
     private bool _finished;
     private IReadOnlyList<SdpMediaDescription>? _initialOffer;
+    private string? _passthroughLocal;
     private string? _remoteOfferMethod;
     private bool _wasConnected;
     private int _finalStatus;
@@ -122,6 +123,32 @@ public sealed unsafe partial class SipSession
     /// party). Set it while routing (<see cref="SessionRouter.Fallback"/>) or from an extension.
     /// </summary>
     public bool DeferAnswer { get; set; }
+
+    /// <summary>
+    /// Whether this session's SDP is given by the application as text (<see cref="CallOptions.Sdp"/>,
+    /// <see cref="AnswerAsync(int, string)"/>) and no SDP handler opens media: media flows end to end
+    /// (a bridge with direct_media). A re-INVITE's offer is answered with the last SDP given, its
+    /// direction mirrored.
+    /// </summary>
+    public bool IsMediaPassthrough => _passthroughLocal != null;
+
+    /// <summary>The caller's offer as SDP text (null without one). Read it on the servant.</summary>
+    public string? InitialOfferSdp
+    {
+        get
+        {
+            if (_initialOfferSdp == null && Inv != null && Inv->neg != null
+                && PjmediaSdpNeg.pjmedia_sdp_neg_get_state(Inv->neg) == pjmedia_sdp_neg_state.PJMEDIA_SDP_NEG_STATE_REMOTE_OFFER)
+            {
+                pjmedia_sdp_session* offer;
+                if (PjmediaSdpNeg.pjmedia_sdp_neg_get_neg_remote(Inv->neg, &offer) == ThrowHelper.Success)
+                    _initialOfferSdp = SdpNative.Print(offer);
+            }
+            return _initialOfferSdp;
+        }
+    }
+
+    private string? _initialOfferSdp;
 
     /// <summary>The streams the caller offered in its INVITE (empty when it had no offer). Read it on the servant.</summary>
     public IReadOnlyList<SdpMediaDescription> InitialOffer
@@ -237,6 +264,47 @@ public sealed unsafe partial class SipSession
         if (statusCode is < 101 or > 299)
             throw new ArgumentOutOfRangeException(nameof(statusCode), statusCode, "Answer with 1xx or 2xx; reject with RejectAsync.");
         return InvokeAsync(() => Respond(statusCode, reason));
+    }
+
+    /// <summary>
+    /// Answers an incoming call whose answer was deferred with this SDP, as is: no SDP handler takes
+    /// part and the session's media passes through (see <see cref="IsMediaPassthrough"/>).
+    /// </summary>
+    public Task AnswerAsync(int statusCode, string sdp)
+    {
+        if (statusCode is < 180 or > 299)
+            throw new ArgumentOutOfRangeException(nameof(statusCode), statusCode, "Answer with an SDP in 18x or 2xx.");
+        ArgumentException.ThrowIfNullOrEmpty(sdp);
+        return InvokeAsync(() =>
+        {
+            _passthroughLocal = sdp;
+            Respond(statusCode, null);
+        });
+    }
+
+    /// <summary>Sends a re-INVITE (or UPDATE) with this SDP as the offer, as is, on a passthrough session; the result is the final status.</summary>
+    public Task<int> ReinviteAsync(string sdp, bool useUpdate = false)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(sdp);
+        return InvokeAsync(() =>
+        {
+            _passthroughLocal = sdp;
+            return SendOfferAsync(null, useUpdate);
+        }).Unwrap();
+    }
+
+    internal void UsePassthroughOffer(string sdp) => _passthroughLocal = sdp;
+
+    /// <summary>The peer's side of the last completed offer/answer, as SDP text; null before one. Read it on the servant.</summary>
+    public string? RemoteSdp
+    {
+        get
+        {
+            if (Inv == null || Inv->neg == null)
+                return null;
+            pjmedia_sdp_session* remote;
+            return PjmediaSdpNeg.pjmedia_sdp_neg_get_active_remote(Inv->neg, &remote) == ThrowHelper.Success ? SdpNative.Print(remote) : null;
+        }
     }
 
     /// <summary>Rejects an incoming call that has not been answered (486 Busy Here, 603 Decline, ...).</summary>
@@ -463,6 +531,8 @@ public sealed unsafe partial class SipSession
     /// <summary>An offer from every registered SDP handler, parsed into the dialog's pool.</summary>
     internal pjmedia_sdp_session* BuildOffer()
     {
+        if (_passthroughLocal != null)
+            return SdpNative.Parse(Dialog->pool, _passthroughLocal);
         var streams = new List<SdpMediaDescription>();
         foreach (var handler in Service.SdpHandlers)
         {
@@ -480,6 +550,21 @@ public sealed unsafe partial class SipSession
     /// <summary>This side's capabilities for <paramref name="offer"/>; null when no handler takes any stream.</summary>
     internal pjmedia_sdp_session* BuildAnswer(pjmedia_sdp_session* offer)
     {
+        if (_passthroughLocal != null)
+        {
+            // Passthrough: the last SDP given, answering the offer's direction (a hold is answered at once).
+            var offered = SdpNative.Read(offer);
+            var direction = offered.Count == 0 ? SdpDirection.SendRecv
+                : offered[0].ConnectionAddress is "0.0.0.0" ? SdpDirection.Inactive : offered[0].Direction;
+            LastRemoteOfferSdp = SdpNative.Print(offer);
+            _passthroughLocal = SdpText.WithDirection(_passthroughLocal, direction switch
+            {
+                SdpDirection.SendOnly => SdpDirection.RecvOnly,
+                SdpDirection.RecvOnly => SdpDirection.SendOnly,
+                _ => direction,
+            });
+            return SdpNative.Parse(Dialog->pool, _passthroughLocal);
+        }
         var offered = SdpNative.Read(offer);
         var streams = new List<SdpMediaDescription>();
         var used = new HashSet<SdpHandler>();
@@ -645,7 +730,7 @@ public sealed unsafe partial class SipSession
             return;
         try
         {
-            handlers(this, new RemoteOfferEventArgs(_remoteOfferMethod ?? "INVITE", remoteDirection));
+            handlers(this, new RemoteOfferEventArgs(_remoteOfferMethod ?? "INVITE", remoteDirection) { Sdp = LastRemoteOfferSdp });
         }
 #pragma warning disable CA1031 // An application's handler must not break pjsip's callback.
         catch (Exception exception)
@@ -656,6 +741,9 @@ public sealed unsafe partial class SipSession
     }
 
     internal bool RemoteOfferPending { get; set; }
+
+    /// <summary>The peer's last re-INVITE or UPDATE offer on a passthrough session, as text.</summary>
+    internal string? LastRemoteOfferSdp { get; private set; }
 
     internal void Finish(string reason)
     {

@@ -13,10 +13,20 @@ namespace PjSharp.Benchmarks.Sip;
 /// it prints the calls per second achieved, failures, retransmissions, the calls held at once (rate times
 /// hold), the server's CPU per call and its resident memory, and that memory's growth per held call.
 /// </summary>
-public sealed partial class CallLadder(LadderSettings settings, int holdMilliseconds) : RateLadder<CallLadder.CallStep>(settings)
+public sealed partial class CallLadder(LadderSettings settings, int holdMilliseconds, bool bridged = false) : RateLadder<CallLadder.CallStep>(settings)
 {
     /// <summary>pjsharp's goal: this many calls per second to the echo service, clean.</summary>
     public const int TargetCallRate = 1000;
+
+    /// <summary>pjsharp's goal with --bridge: this many bridged calls per second (two dialogs each), clean.</summary>
+    public const int TargetBridgedCallRate = 500;
+
+    /// <summary>The AOR that bridged calls go to: a permanent contact, the callee SIPp.</summary>
+    public const string CalleeUser = "callee";
+
+    private readonly int _calleePort = bridged ? FreeUdpPort() : 0;
+
+    private int TargetRate => bridged ? TargetBridgedCallRate : TargetCallRate;
 
     /// <summary>pjsharp's goal: less memory than this per call held, in KB.</summary>
     public const double TargetKilobytesPerCall = 100;
@@ -38,6 +48,8 @@ public sealed partial class CallLadder(LadderSettings settings, int holdMillisec
 
     private static string Usage => LadderSettings.Usage("call-ladder", """
           --hold-ms N      how long each call stays up between ACK and BYE, ms (default 1000)
+          --bridge         pjsharp bridges each call to a second SIPp (the B2BUA: two dialogs,
+                           relayed RTP) instead of answering it with echo; pjsip-perf answers as usual
 
         """, DefaultStart, DefaultStep, DefaultMax, DefaultSeconds, DefaultBudget);
 
@@ -48,9 +60,10 @@ public sealed partial class CallLadder(LadderSettings settings, int holdMillisec
         ArgumentNullException.ThrowIfNull(args);
         LadderSettings settings;
         var hold = DefaultHoldMilliseconds;
+        var bridge = args.Contains("--bridge");
         try
         {
-            settings = LadderSettings.Parse(args.SkipWhile(a => a == "call-ladder").ToArray(), DefaultStart, DefaultStep, DefaultMax, DefaultSeconds, DefaultBudget,
+            settings = LadderSettings.Parse(args.SkipWhile(a => a == "call-ladder").Where(a => a != "--bridge").ToArray(), DefaultStart, DefaultStep, DefaultMax, DefaultSeconds, DefaultBudget,
                 (name, value) =>
                 {
                     if (name != "--hold-ms")
@@ -75,8 +88,8 @@ public sealed partial class CallLadder(LadderSettings settings, int holdMillisec
             return 1;
         }
 
-        var ladder = new CallLadder(settings, hold);
-        var targets = ResolveTargets(settings);
+        var ladder = new CallLadder(settings, hold, bridge);
+        var targets = ladder.ResolveTargets();
         ladder.PrintHeader(targets);
         var runnable = targets.Where(t => t.Options != null).ToList();
         var clock = Stopwatch.StartNew();
@@ -87,24 +100,54 @@ public sealed partial class CallLadder(LadderSettings settings, int holdMillisec
         return outcomes.Any(o => o.Steps.Count > 0) ? 0 : 1;
     }
 
-    private static List<LadderTarget> ResolveTargets(LadderSettings settings)
+    private List<LadderTarget> ResolveTargets()
     {
         var targets = new List<LadderTarget>();
-        if (settings.Targets.Contains(LadderTargets.PjSharpName))
+        if (Settings.Targets.Contains(LadderTargets.PjSharpName))
         {
             // SIPp calls as an endpoint identified by its loopback address (no digest round trip, as a
             // trunk would), without per-call console logging.
-            targets.Add(LadderTargets.PjSharp(settings, EchoUser, $"sip:{EchoUser}@ (echo service)", "pjsharp-call-ladder.db",
-                ["--log-level", "Warning", "--config", LoopbackTrunkConfiguration()],
-                new Dictionary<string, string?> { ["PJSHARP__PjSharp__Security__MaxUnidentifiedRequests"] = "100000000" }));
+            targets.Add(bridged
+                ? LadderTargets.PjSharp(Settings, CalleeUser, $"sip:{CalleeUser}@ bridged to a second SIPp on port {_calleePort}", "pjsharp-bridge-ladder.db",
+                    ["--log-level", "Warning", "--config", LoopbackTrunkConfiguration($"\n[{CalleeUser}]\ntype=aor\ncontact=sip:{CalleeUser}@127.0.0.1:{_calleePort}\n")],
+                    new Dictionary<string, string?> { ["PJSHARP__PjSharp__Security__MaxUnidentifiedRequests"] = "100000000" })
+                : LadderTargets.PjSharp(Settings, EchoUser, $"sip:{EchoUser}@ (echo service)", "pjsharp-call-ladder.db",
+                    ["--log-level", "Warning", "--config", LoopbackTrunkConfiguration("")],
+                    new Dictionary<string, string?> { ["PJSHARP__PjSharp__Security__MaxUnidentifiedRequests"] = "100000000" }));
         }
-        if (settings.Targets.Contains(LadderTargets.PjsipPerfName))
-            targets.Add(LadderTargets.PjsipPerf(settings, PjsipPerfCallUser, $"sip:{PjsipPerfCallUser}@ (INVITE session, dummy SDP answer)"));
+        if (Settings.Targets.Contains(LadderTargets.PjsipPerfName))
+            targets.Add(LadderTargets.PjsipPerf(Settings, PjsipPerfCallUser, $"sip:{PjsipPerfCallUser}@ (INVITE session, dummy SDP answer)"));
         return targets;
     }
 
+    private static int FreeUdpPort()
+    {
+        using var socket = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.InterNetwork, System.Net.Sockets.SocketType.Dgram, System.Net.Sockets.ProtocolType.Udp);
+        socket.Bind(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, 0));
+        return ((System.Net.IPEndPoint)socket.LocalEndPoint!).Port;
+    }
+
+    /// <summary>The called party of bridged calls: SIPp answering every call on the AOR's contact port.</summary>
+    private SippRun? StartCallee(LadderTarget target, int calls)
+    {
+        if (!bridged || target.Name != LadderTargets.PjSharpName)
+            return null;
+        return SippRunner.Start(new SippOptions
+        {
+            Scenario = SippRunner.Scenario("call-uas-answer.xml"),
+            Target = "127.0.0.1:5060",
+            LocalPort = _calleePort,
+            MaxCalls = calls,
+            Timeout = TimeSpan.FromSeconds(Settings.Seconds * 3 + Hold.TotalSeconds + 30),
+            SocketBufferSize = 4 * 1024 * 1024,
+            CpuList = Settings.ClientCpu,
+            TraceErrors = true,
+            ExtraArguments = ["-l", "1000000"],
+        });
+    }
+
     /// <summary>A configuration file with one endpoint matched by the loopback address.</summary>
-    private static string LoopbackTrunkConfiguration()
+    private static string LoopbackTrunkConfiguration(string more)
     {
         var path = Path.Combine(Path.GetTempPath(), "pjsharp-call-ladder.conf");
         File.WriteAllText(path, """
@@ -121,7 +164,7 @@ public sealed partial class CallLadder(LadderSettings settings, int holdMillisec
             [global]
             type=global
             endpoint_identifier_order=ip,username
-            """);
+            """ + more);
         return path;
     }
 
@@ -134,6 +177,8 @@ public sealed partial class CallLadder(LadderSettings settings, int holdMillisec
 
     protected override async Task<(long Successful, string Description)> WarmUpAsync(ServerProcess server, LadderTarget target, ListeningEndpoint endpoint)
     {
+        await using var callee = StartCallee(target, Settings.Start * Settings.WarmupSeconds);
+        await WaitForCalleeAsync(callee);
         var warm = await SippRunner.RunAsync(StepOptions(endpoint, target.Service, Settings.Start, Settings.WarmupSeconds));
         var step = new CallStep(Settings.Start, warm, TimeSpan.Zero, Hold, default, 0, null, null);
         var failure = warm.Clean ? "" : $" ({DescribeFailure(warm)})";
@@ -151,6 +196,8 @@ public sealed partial class CallLadder(LadderSettings settings, int holdMillisec
         var samples = new List<(TimeSpan At, long ResidentKiB)>();
         var cpuBefore = server.ProcessorTime;
         TimeSpan? sippCpu = null;
+        await using var callee = StartCallee(target, rate * Settings.Seconds);
+        await WaitForCalleeAsync(callee);
         await using (var run = SippRunner.Start(StepOptions(endpoint, target.Service, rate, Settings.Seconds)))
         {
             var clock = Stopwatch.StartNew();
@@ -170,6 +217,17 @@ public sealed partial class CallLadder(LadderSettings settings, int holdMillisec
             var perHeldCall = result.Successful > 0 ? HeldCallGrowth(samples, rate) : null;
             return new CallStep(rate, result, cpu, Hold, before, peak, perHeldCall, sippCpu);
         }
+    }
+
+    private async Task WaitForCalleeAsync(SippRun? callee)
+    {
+        if (callee == null)
+            return;
+        var suffix = string.Create(CultureInfo.InvariantCulture, $":{_calleePort:X4}");
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+        while (!callee.Completion.IsCompleted && DateTime.UtcNow < deadline
+            && !File.ReadLines("/proc/net/udp").Skip(1).Any(l => l.Split(' ', StringSplitOptions.RemoveEmptyEntries) is { Length: > 1 } f && f[1].EndsWith(suffix, StringComparison.Ordinal)))
+            await Task.Delay(20);
     }
 
     /// <summary>
@@ -235,6 +293,8 @@ public sealed partial class CallLadder(LadderSettings settings, int holdMillisec
     private void PrintHeader(List<LadderTarget> targets)
     {
         Console.WriteLine("Call ladder: INVITE (audio offer) / 200 (answer) / ACK / hold / BYE / 200 over UDP on loopback, fixed-rate steps, SIPp as the caller.");
+        if (bridged)
+            Console.WriteLine("--bridge: pjsharp bridges every call to a second SIPp (an AOR's permanent contact): two dialogs and relayed RTP per call; pjsip-perf answers its calls itself, as the raw pjsip reference.");
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"steps {Settings.Start}..{Settings.Max} calls/s by {Settings.Step}, {Settings.Seconds} s of new calls each, hold {Hold.TotalMilliseconds:0} ms, {Settings.Retries} retry per unclean step, budget {Settings.Budget.TotalSeconds:0} s"));
         Console.WriteLine($"{SippRunner.Version}; {Environment.ProcessorCount} CPUs; load {LadderText.LoadAverage()}");
@@ -259,9 +319,10 @@ public sealed partial class CallLadder(LadderSettings settings, int holdMillisec
             }
             var best = outcome.Steps.Last(s => s.Clean && s.Rate == outcome.HighestClean);
             var cost = outcome.Steps.Where(s => s.Clean).Select(s => s.CpuPerCall).DefaultIfEmpty().Min();
-            var rateMet = outcome.HighestClean >= TargetCallRate;
+            var goal = target.Name == LadderTargets.PjSharpName ? TargetRate : TargetCallRate;
+            var rateMet = outcome.HighestClean >= goal;
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"   {target.Name,-10} highest clean rate {outcome.HighestClean,5} calls/s (target >= {TargetCallRate}: {(rateMet ? "met" : "NOT met")})  best server CPU per call {cost,6:0.0} us  ({outcome.StopReason})"));
+                $"   {target.Name,-10} highest clean rate {outcome.HighestClean,5} {(bridged && target.Name == LadderTargets.PjSharpName ? "bridged calls/s" : "calls/s")} (target >= {goal}: {(rateMet ? "met" : "NOT met")})  best server CPU per call {cost,6:0.0} us  ({outcome.StopReason})"));
             if (best.KilobytesPerHeldCall is { } perCall)
             {
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,

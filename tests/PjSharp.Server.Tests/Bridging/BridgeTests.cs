@@ -23,8 +23,13 @@ public class BridgeTests
     public async Task StartServerAsync()
     {
         SipTestServer.RequireSipp();
-        _server = await RegistrarTestServer.StartAsync(
-            RegistrarTestServer.Phones(users: ["alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi", "ivan", "judy", "karl", "mallory", "niaj", "olivia"]),
+        // Relayed media for the phones of most tests; quinn, peggy and rupert allow direct media (Asterisk's default).
+        var phones = RegistrarTestServer.Phones(users: ["alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi", "ivan", "judy", "karl", "mallory", "niaj", "olivia"])
+            .Replace("[phone](!)\ntype=endpoint\ncontext=default\n", "[phone](!)\ntype=endpoint\ncontext=default\ndirect_media=no\n", StringComparison.Ordinal);
+        Assert.That(phones, Does.Contain("direct_media=no"));
+        foreach (var user in new[] { "quinn", "peggy", "rupert" })
+            phones += $"\n[{user}]\ntype=endpoint\ncontext=default\nauth={user}\naors={user}\ndirect_media=yes\n\n[{user}]\ntype=auth\nusername={user}\npassword=secret-{user}\n\n[{user}]\ntype=aor\nmax_contacts=5\n";
+        _server = await RegistrarTestServer.StartAsync(phones,
             new Dictionary<string, string?> { ["PJSHARP__PjSharp__Sessions__RingTimeout"] = "00:00:03" }, "--log-level", "Debug");
     }
 
@@ -40,14 +45,16 @@ public class BridgeTests
     private static string Port(int port) => port.ToString(CultureInfo.InvariantCulture);
 
     /// <summary>alice calls <paramref name="callee"/> with <paramref name="scenario"/>, authenticating.</summary>
-    private Task<SippResult> CallAsync(string scenario, string callee, params string[] extra) => SippRunner.RunAsync(new SippOptions
+    private Task<SippResult> CallAsync(string scenario, string callee, params string[] extra) => CallAsAsync("alice", scenario, callee, extra);
+
+    private Task<SippResult> CallAsAsync(string caller, string scenario, string callee, params string[] extra) => SippRunner.RunAsync(new SippOptions
     {
         Scenario = Path.IsPathRooted(scenario) ? scenario : SippRunner.Scenario(scenario),
         Target = $"127.0.0.1:{Server.Port}",
         Service = callee,
         Timeout = TimeSpan.FromSeconds(40),
         TraceErrors = true,
-        ExtraArguments = ["-au", "alice", "-ap", "secret-alice", .. extra],
+        ExtraArguments = ["-au", caller, "-ap", $"secret-{caller}", "-key", "caller", caller, .. extra],
     });
 
     [Test]
@@ -204,6 +211,31 @@ public class BridgeTests
         {
             File.Delete(dialogFile);
         }
+    }
+
+    [Test]
+    public async Task With_direct_media_the_sdp_passes_end_to_end_and_hold_is_carried_as_a_reoffer()
+    {
+        await using var peggy = await SippPhone.RegisterAsync(Server, "peggy");
+        await using var rupert = await SippPhone.RegisterAsync(Server, "rupert");
+        using var callerMedia = new RtpSink();
+        using var calleeMedia = new RtpSink();
+        // peggy must see quinn's own RTP port in the offer: the server put none of its own in.
+        using var callee = SippScenario.Load("bridge-callee-uas.xml")
+            .Replace("m=audio [0-9]+ RTP/AVP ([0-9]+)", $"m=audio {callerMedia.Port} RTP/AVP ([0-9]+)");
+        var answering = await peggy.AnswerAsync(callee.Path, Server, "-key", "rtp_port", Port(calleeMedia.Port), "-key", "pcap", Audio);
+        var caller = CallAsAsync("quinn", "bridge-caller-uac.xml", "peggy", "-d", "2000", "-key", "rtp_port", Port(callerMedia.Port), "-key", "pcap", Audio);
+        var toCallee = calleeMedia.CollectUntilAsync(caller);
+        var result = await caller;
+        Assert.That(result.Successful, Is.EqualTo(1), result.Describe() + "\n" + _server.Output);
+        Assert.That((await answering.Completion.WaitAsync(TimeSpan.FromSeconds(20))).Successful, Is.EqualTo(1), "peggy got quinn's SDP unchanged");
+        Assert.That((await toCallee).Count, Is.GreaterThanOrEqualTo(40), "quinn's RTP reached peggy directly");
+
+        using var media = new RtpSink();
+        var actions = await rupert.AnswerAsync("bridge-callee-actions-uas.xml", Server, "-key", "rtp_port", Port(media.Port));
+        var held = await CallAsAsync("quinn", "bridge-caller-actions-uac.xml", "rupert", "-key", "rtp_port", Port(media.Port));
+        Assert.That(held.Successful, Is.EqualTo(1), held.Describe());
+        Assert.That((await actions.Completion.WaitAsync(TimeSpan.FromSeconds(20))).Successful, Is.EqualTo(1), "rupert got the hold, resume, INFO and MESSAGE");
     }
 
     [TestCase("nobody", 404, TestName = "A call to a user with no AOR gets 404")]
