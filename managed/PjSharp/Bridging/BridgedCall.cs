@@ -20,7 +20,7 @@ internal sealed class BridgedCall(CallBridge bridge, SipSession caller, BridgeOf
     private int _targets;
 
     /// <summary>Rings the targets and bridges the winner; with <paramref name="passthroughOffer"/>, the SDP goes end to end (direct media).</summary>
-    public async Task RunAsync(IReadOnlyList<DialTarget> targets, CancellationToken callerEnded, string? passthroughOffer)
+    public async Task RunAsync(IReadOnlyList<DialTarget> targets, string? passthroughOffer, CancellationToken callerEnded)
     {
         _passthrough = passthroughOffer;
         _targets = targets.Count;
@@ -61,7 +61,7 @@ internal sealed class BridgedCall(CallBridge bridge, SipSession caller, BridgeOf
                 var answer = await winner.InvokeAsync(() => winner.RemoteSdp).ConfigureAwait(false)
                     ?? throw new InvalidOperationException("The called party answered without SDP.");
                 link = await BridgeLink.CreateAsync(bridge, caller, winner, relayed: false).ConfigureAwait(false);
-                await caller.AnswerAsync(200, answer).ConfigureAwait(false);
+                await caller.AnswerWithSdpAsync(200, answer).ConfigureAwait(false);
                 bridge.CountBridged();
                 await link.RunAsync().ConfigureAwait(false);
                 await caller.Completion.ConfigureAwait(false);
@@ -121,7 +121,7 @@ internal sealed class BridgedCall(CallBridge bridge, SipSession caller, BridgeOf
                 // Direct media with one target: its early SDP goes to the caller as is.
                 var early = await leg.InvokeAsync(() => leg.RemoteSdp).ConfigureAwait(false);
                 if (early != null)
-                    await caller.AnswerAsync(183, early).ConfigureAwait(false);
+                    await caller.AnswerWithSdpAsync(183, early).ConfigureAwait(false);
                 return;
             }
             var codec = await leg.InvokeAsync(() => leg.Audio?.Codec).ConfigureAwait(false);

@@ -141,7 +141,7 @@ public sealed partial class CallBridge
             var offerSdp = direct ? await caller.InvokeAsync(() => caller.InitialOfferSdp).ConfigureAwait(false) : null;
             if (offerSdp != null)
             {
-                await new BridgedCall(this, caller, null).RunAsync(plan.Targets, ended, offerSdp).ConfigureAwait(false);
+                await new BridgedCall(this, caller, null).RunAsync(plan.Targets, offerSdp, ended).ConfigureAwait(false);
                 return;
             }
             var offer = await caller.InvokeAsync(() => BridgeOffer.From(caller)).ConfigureAwait(false);
@@ -152,7 +152,7 @@ public sealed partial class CallBridge
                 return;
             }
             var call = new BridgedCall(this, caller, offer);
-            await call.RunAsync(plan.Targets, ended, null).ConfigureAwait(false);
+            await call.RunAsync(plan.Targets, null, ended).ConfigureAwait(false);
         }
         finally
         {

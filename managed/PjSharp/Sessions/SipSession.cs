@@ -126,7 +126,7 @@ public sealed unsafe partial class SipSession
 
     /// <summary>
     /// Whether this session's SDP is given by the application as text (<see cref="CallOptions.Sdp"/>,
-    /// <see cref="AnswerAsync(int, string)"/>) and no SDP handler opens media: media flows end to end
+    /// <see cref="AnswerWithSdpAsync(int, string)"/>) and no SDP handler opens media: media flows end to end
     /// (a bridge with direct_media). A re-INVITE's offer is answered with the last SDP given, its
     /// direction mirrored.
     /// </summary>
@@ -270,7 +270,7 @@ public sealed unsafe partial class SipSession
     /// Answers an incoming call whose answer was deferred with this SDP, as is: no SDP handler takes
     /// part and the session's media passes through (see <see cref="IsMediaPassthrough"/>).
     /// </summary>
-    public Task AnswerAsync(int statusCode, string sdp)
+    public Task AnswerWithSdpAsync(int statusCode, string sdp)
     {
         if (statusCode is < 180 or > 299)
             throw new ArgumentOutOfRangeException(nameof(statusCode), statusCode, "Answer with an SDP in 18x or 2xx.");
@@ -553,9 +553,9 @@ public sealed unsafe partial class SipSession
         if (_passthroughLocal != null)
         {
             // Passthrough: the last SDP given, answering the offer's direction (a hold is answered at once).
-            var offered = SdpNative.Read(offer);
-            var direction = offered.Count == 0 ? SdpDirection.SendRecv
-                : offered[0].ConnectionAddress is "0.0.0.0" ? SdpDirection.Inactive : offered[0].Direction;
+            var offeredStreams = SdpNative.Read(offer);
+            var direction = offeredStreams.Count == 0 ? SdpDirection.SendRecv
+                : offeredStreams[0].ConnectionAddress is "0.0.0.0" ? SdpDirection.Inactive : offeredStreams[0].Direction;
             LastRemoteOfferSdp = SdpNative.Print(offer);
             _passthroughLocal = SdpText.WithDirection(_passthroughLocal, direction switch
             {
