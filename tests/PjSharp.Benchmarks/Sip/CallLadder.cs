@@ -13,7 +13,7 @@ namespace PjSharp.Benchmarks.Sip;
 /// it prints the calls per second achieved, failures, retransmissions, the calls held at once (rate times
 /// hold), the server's CPU per call and its resident memory, and that memory's growth per held call.
 /// </summary>
-public sealed partial class CallLadder(LadderSettings settings, int holdMilliseconds, bool bridged = false) : RateLadder<CallLadder.CallStep>(settings)
+public sealed partial class CallLadder(LadderSettings settings, int holdMilliseconds, bool bridged = false, bool directMedia = false) : RateLadder<CallLadder.CallStep>(settings)
 {
     /// <summary>pjsharp's goal: this many calls per second to the echo service, clean.</summary>
     public const int TargetCallRate = 1000;
@@ -50,6 +50,8 @@ public sealed partial class CallLadder(LadderSettings settings, int holdMillisec
           --hold-ms N      how long each call stays up between ACK and BYE, ms (default 1000)
           --bridge         pjsharp bridges each call to a second SIPp (the B2BUA: two dialogs,
                            relayed RTP) instead of answering it with echo; pjsip-perf answers as usual
+          --direct-media   with --bridge: the endpoints allow direct_media, so SDP passes end to end
+                           and no RTP is relayed
 
         """, DefaultStart, DefaultStep, DefaultMax, DefaultSeconds, DefaultBudget);
 
@@ -61,9 +63,10 @@ public sealed partial class CallLadder(LadderSettings settings, int holdMillisec
         LadderSettings settings;
         var hold = DefaultHoldMilliseconds;
         var bridge = args.Contains("--bridge");
+        var direct = args.Contains("--direct-media");
         try
         {
-            settings = LadderSettings.Parse(args.SkipWhile(a => a == "call-ladder").Where(a => a != "--bridge").ToArray(), DefaultStart, DefaultStep, DefaultMax, DefaultSeconds, DefaultBudget,
+            settings = LadderSettings.Parse(args.SkipWhile(a => a == "call-ladder").Where(a => a is not ("--bridge" or "--direct-media")).ToArray(), DefaultStart, DefaultStep, DefaultMax, DefaultSeconds, DefaultBudget,
                 (name, value) =>
                 {
                     if (name != "--hold-ms")
@@ -88,7 +91,7 @@ public sealed partial class CallLadder(LadderSettings settings, int holdMillisec
             return 1;
         }
 
-        var ladder = new CallLadder(settings, hold, bridge);
+        var ladder = new CallLadder(settings, hold, bridge, direct);
         var targets = ladder.ResolveTargets();
         ladder.PrintHeader(targets);
         var runnable = targets.Where(t => t.Options != null).ToList();
@@ -108,8 +111,9 @@ public sealed partial class CallLadder(LadderSettings settings, int holdMillisec
             // SIPp calls as an endpoint identified by its loopback address (no digest round trip, as a
             // trunk would), without per-call console logging.
             targets.Add(bridged
-                ? LadderTargets.PjSharp(Settings, CalleeUser, $"sip:{CalleeUser}@ bridged to a second SIPp on port {_calleePort}", "pjsharp-bridge-ladder.db",
-                    ["--log-level", "Warning", "--config", LoopbackTrunkConfiguration($"\n[{CalleeUser}]\ntype=aor\ncontact=sip:{CalleeUser}@127.0.0.1:{_calleePort}\n")],
+                ? LadderTargets.PjSharp(Settings, CalleeUser, $"sip:{CalleeUser}@ bridged to a second SIPp on port {_calleePort}, {(directMedia ? "direct media (SDP end to end)" : "RTP relayed")}", "pjsharp-bridge-ladder.db",
+                    ["--log-level", "Warning", "--config", LoopbackTrunkConfiguration(
+                        $"\n[{CalleeUser}]\ntype=aor\ncontact=sip:{CalleeUser}@127.0.0.1:{_calleePort}\n", directMedia)],
                     new Dictionary<string, string?> { ["PJSHARP__PjSharp__Security__MaxUnidentifiedRequests"] = "100000000" })
                 : LadderTargets.PjSharp(Settings, EchoUser, $"sip:{EchoUser}@ (echo service)", "pjsharp-call-ladder.db",
                     ["--log-level", "Warning", "--config", LoopbackTrunkConfiguration("")],
@@ -147,7 +151,7 @@ public sealed partial class CallLadder(LadderSettings settings, int holdMillisec
     }
 
     /// <summary>A configuration file with one endpoint matched by the loopback address.</summary>
-    private static string LoopbackTrunkConfiguration(string more)
+    private static string LoopbackTrunkConfiguration(string more, bool directMedia = true)
     {
         var path = Path.Combine(Path.GetTempPath(), "pjsharp-call-ladder.conf");
         File.WriteAllText(path, """
@@ -155,6 +159,7 @@ public sealed partial class CallLadder(LadderSettings settings, int holdMillisec
             type=endpoint
             context=default
             allow=ulaw,alaw
+            direct_media=DIRECT
 
             [loopback]
             type=identify
@@ -164,7 +169,7 @@ public sealed partial class CallLadder(LadderSettings settings, int holdMillisec
             [global]
             type=global
             endpoint_identifier_order=ip,username
-            """ + more);
+            """.Replace("DIRECT", directMedia ? "yes" : "no", StringComparison.Ordinal) + more);
         return path;
     }
 
@@ -321,12 +326,13 @@ public sealed partial class CallLadder(LadderSettings settings, int holdMillisec
             var cost = outcome.Steps.Where(s => s.Clean).Select(s => s.CpuPerCall).DefaultIfEmpty().Min();
             var goal = target.Name == LadderTargets.PjSharpName ? TargetRate : TargetCallRate;
             var rateMet = outcome.HighestClean >= goal;
+            var goalText = bridged && target.Name != LadderTargets.PjSharpName ? "reference" : $"target >= {goal}: {(rateMet ? "met" : "NOT met")}";
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"   {target.Name,-10} highest clean rate {outcome.HighestClean,5} {(bridged && target.Name == LadderTargets.PjSharpName ? "bridged calls/s" : "calls/s")} (target >= {goal}: {(rateMet ? "met" : "NOT met")})  best server CPU per call {cost,6:0.0} us  ({outcome.StopReason})"));
+                $"   {target.Name,-10} highest clean rate {outcome.HighestClean,5} {(bridged && target.Name == LadderTargets.PjSharpName ? "bridged calls/s" : "calls/s")} ({goalText})  best server CPU per call {cost,6:0.0} us  ({outcome.StopReason})"));
             if (best.KilobytesPerHeldCall is { } perCall)
             {
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"   {target.Name,-10} at {best.Rate} calls/s: {best.HeldCalls:0} calls held, {perCall:0.0} KB per held call (target < {TargetKilobytesPerCall:0} KB: {(perCall < TargetKilobytesPerCall ? "met" : "NOT met")})"));
+                    $"   {target.Name,-10} at {best.Rate} calls/s: {best.HeldCalls:0} calls held, {perCall:0.0} KB per held call (target < {KilobyteGoal(target):0} KB{(bridged && target.Name == LadderTargets.PjSharpName ? ", two sessions" : "")}: {(perCall < KilobyteGoal(target) ? "met" : "NOT met")})"));
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                     $"   {target.Name,-10} RSS {best.Memory.ResidentMiB:0.0} MiB before the step, {best.PeakResidentKiB / 1024.0:0.0} MiB at its peak: {best.KilobytesPerCallPlaced:0.0} KB per call placed, ended calls' BYE transactions (timer J, 32 s) included"));
             }
@@ -354,13 +360,16 @@ public sealed partial class CallLadder(LadderSettings settings, int holdMillisec
                 $"   pjsharp / pjsip-perf = {ratio:P0} of the highest clean call rate{(reference.HighestClean >= Settings.Max ? " (pjsip-perf reached the top of the ladder: a lower bound on its rate)" : "")}"));
             if (cpu is { } share)
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"   pjsip-perf's CPU per call is {share:P0} of pjsharp's (pjsharp's echo opens RTP/RTCP and relays media; pjsip-perf answers a fixed SDP and opens none)"));
+                    $"   pjsip-perf's CPU per call is {share:P0} of pjsharp's ({(bridged ? "each pjsharp call is two dialogs, a B2BUA's" + (directMedia ? "" : ", with two RTP/RTCP socket pairs relayed") : "pjsharp's echo opens RTP/RTCP and relays media")}; pjsip-perf answers a fixed SDP and opens none)"));
         }
         else
         {
             Console.WriteLine("   pjsharp / pjsip-perf: not available (both targets need a clean step)");
         }
     }
+
+    // A bridged call holds two sessions, each with its RTP sockets.
+    private double KilobyteGoal(LadderTarget target) => bridged && target.Name == LadderTargets.PjSharpName ? 2 * TargetKilobytesPerCall : TargetKilobytesPerCall;
 
     private static double BestCpuPerCall(LadderOutcome<CallStep> outcome) =>
         outcome.Steps.Where(s => s.Clean).Select(s => s.CpuPerCall).DefaultIfEmpty().Min();

@@ -29,6 +29,9 @@ public class BridgeTests
         Assert.That(phones, Does.Contain("direct_media=no"));
         foreach (var user in new[] { "quinn", "peggy", "rupert" })
             phones += $"\n[{user}]\ntype=endpoint\ncontext=default\nauth={user}\naors={user}\ndirect_media=yes\n\n[{user}]\ntype=auth\nusername={user}\npassword=secret-{user}\n\n[{user}]\ntype=aor\nmax_contacts=5\n";
+        // trent's contacts are qualified: one that never answers OPTIONS is not rung.
+        phones += "\n[trent]\ntype=endpoint\ncontext=default\nauth=trent\naors=trent\n\n[trent]\ntype=auth\nusername=trent\npassword=secret-trent\n\n"
+            + "[trent]\ntype=aor\nmax_contacts=5\nqualify_frequency=30\nqualify_timeout=0.5\n";
         _server = await RegistrarTestServer.StartAsync(phones,
             new Dictionary<string, string?> { ["PJSHARP__PjSharp__Sessions__RingTimeout"] = "00:00:03" }, "--log-level", "Debug");
     }
@@ -236,6 +239,22 @@ public class BridgeTests
         var held = await CallAsAsync("quinn", "bridge-caller-actions-uac.xml", "rupert", "-key", "rtp_port", Port(media.Port));
         Assert.That(held.Successful, Is.EqualTo(1), held.Describe());
         Assert.That((await actions.Completion.WaitAsync(TimeSpan.FromSeconds(20))).Successful, Is.EqualTo(1), "rupert got the hold, resume, INFO and MESSAGE");
+    }
+
+    [Test]
+    public async Task A_contact_that_qualify_found_unreachable_is_not_rung()
+    {
+        // trent registers from a port where nothing listens afterwards: the OPTIONS sent at once goes unanswered.
+        await using var trent = await SippPhone.RegisterAsync(Server, "trent");
+        using var rejected = SippScenario.Load("bridge-caller-rejected-uac.xml").Replace("\"STATUS\"", "\"480\"");
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+        while (!_server.Output.Split('\n').Any(l => l.Contains("Contact trent;@", StringComparison.Ordinal) && l.Contains("is unreachable", StringComparison.Ordinal))
+            && DateTime.UtcNow < deadline)
+            await Task.Delay(100);
+        var result = await CallAsync(rejected.Path, "trent", "-key", "rtp_port", "4000");
+
+        Assert.That(result.Successful, Is.EqualTo(1), result.Describe() + "\n" + _server.Output);
+        Assert.That(_server.Output, Does.Contain("to 'trent' not bridged: 480 (the dial plan gave no target)"), "refused without ringing the dead contact");
     }
 
     [TestCase("nobody", 404, TestName = "A call to a user with no AOR gets 404")]
