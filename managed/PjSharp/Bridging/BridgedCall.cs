@@ -26,7 +26,7 @@ internal sealed class BridgedCall(CallBridge bridge, SipSession caller, BridgeOf
         _targets = targets.Count;
         var identity = caller.Endpoint.CallerId.Number.Length > 0
             ? new SessionIdentity(caller.Endpoint.CallerId.Name.Length > 0 ? caller.Endpoint.CallerId.Name : null, caller.Endpoint.CallerId.Number,
-                caller.RemoteIdentity.Uri, IdentitySource.Configured)
+                WithUser(caller.RemoteIdentity.Uri, caller.Endpoint.CallerId.Number), IdentitySource.Configured)
             : caller.RemoteIdentity;
         var forking = new Forking(bridge, caller.CallId, caller.Target);
         var (winner, status) = await forking.RunAsync(targets, identity, leg =>
@@ -87,6 +87,14 @@ internal sealed class BridgedCall(CallBridge bridge, SipSession caller, BridgeOf
         await link.RunAsync().ConfigureAwait(false);
         // After a transfer the caller may be in another link: the application lasts as long as its call.
         await caller.Completion.ConfigureAwait(false);
+    }
+
+    /// <summary>The caller's URI with the configured number as its user: <c>sip:100@host</c>.</summary>
+    private static string WithUser(string uri, string user)
+    {
+        var at = uri.IndexOf('@', StringComparison.Ordinal);
+        var host = at >= 0 ? uri[(at + 1)..] : uri[(uri.IndexOf(':', StringComparison.Ordinal) + 1)..];
+        return $"sip:{user}@{host}";
     }
 
     private void OnProgress(object? sender, SessionProgressEventArgs e)

@@ -32,6 +32,9 @@ public class BridgeTests
         // trent's contacts are qualified: one that never answers OPTIONS is not rung.
         phones += "\n[trent]\ntype=endpoint\ncontext=default\nauth=trent\naors=trent\n\n[trent]\ntype=auth\nusername=trent\npassword=secret-trent\n\n"
             + "[trent]\ntype=aor\nmax_contacts=5\nqualify_frequency=30\nqualify_timeout=0.5\n";
+        // victor presents the configured caller id; wendy's endpoint asks for P-Asserted-Identity.
+        phones += "\n[victor]\ntype=endpoint\ncontext=default\nauth=victor\naors=victor\ncallerid=\"Front Desk\" <100>\n\n[victor]\ntype=auth\nusername=victor\npassword=secret-victor\n\n[victor]\ntype=aor\nmax_contacts=5\n"
+            + "\n[wendy]\ntype=endpoint\ncontext=default\nauth=wendy\naors=wendy\nsend_pai=yes\n\n[wendy]\ntype=auth\nusername=wendy\npassword=secret-wendy\n\n[wendy]\ntype=aor\nmax_contacts=5\n";
         _server = await RegistrarTestServer.StartAsync(phones,
             new Dictionary<string, string?> { ["PJSHARP__PjSharp__Sessions__RingTimeout"] = "00:00:03" }, "--log-level", "Debug");
     }
@@ -255,6 +258,25 @@ public class BridgeTests
 
         Assert.That(result.Successful, Is.EqualTo(1), result.Describe() + "\n" + _server.Output);
         Assert.That(_server.Output, Does.Contain("to 'trent' not bridged: 480 (the dial plan gave no target)"), "refused without ringing the dead contact");
+    }
+
+    [Test]
+    public async Task The_callers_configured_caller_id_is_presented_to_the_called_phone()
+    {
+        await using var wendy = await SippPhone.RegisterAsync(Server, "wendy");
+        using var media = new RtpSink();
+        using var callee = SippScenario.Load("bridge-callee-uas.xml")
+            .Replace("regexp=\"\\\"Alice\\\" &lt;sip:\" search_in=\"hdr\" header=\"From:\"", "regexp=\"\\\"Front Desk\\\" &lt;sip:100@\" search_in=\"hdr\" header=\"From:\"")
+            .Replace("<Reference variables=\"offer,caller\" />",
+                "<Reference variables=\"offer,caller,asserted\" />")
+            .Replace("assign_to=\"caller\" />", "assign_to=\"caller\" />\n      <ereg regexp=\"\\\"Front Desk\\\" &lt;sip:100@\" search_in=\"hdr\" header=\"P-Asserted-Identity:\" check_it=\"true\" assign_to=\"asserted\" />");
+        Assert.That(File.ReadAllText(callee.Path), Does.Contain("Front Desk").And.Contain("P-Asserted-Identity"));
+        var answering = await wendy.AnswerAsync(callee.Path, Server, "-key", "rtp_port", Port(media.Port), "-key", "pcap", Audio);
+        var result = await CallAsAsync("victor", "bridge-caller-uac.xml", "wendy", "-d", "500", "-key", "rtp_port", Port(media.Port), "-key", "pcap", Audio);
+
+        Assert.That(result.Successful, Is.EqualTo(1), result.Describe());
+        var answered = await answering.Completion.WaitAsync(TimeSpan.FromSeconds(20));
+        Assert.That(answered.Successful, Is.EqualTo(1), "From and P-Asserted-Identity showed \"Front Desk\" <sip:100@...>: " + answered.Describe());
     }
 
     [TestCase("nobody", 404, TestName = "A call to a user with no AOR gets 404")]
