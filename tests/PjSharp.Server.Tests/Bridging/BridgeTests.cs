@@ -27,8 +27,8 @@ public class BridgeTests
         var phones = RegistrarTestServer.Phones(users: ["alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi", "ivan", "judy", "karl", "mallory", "niaj", "olivia"])
             .Replace("[phone](!)\ntype=endpoint\ncontext=default\n", "[phone](!)\ntype=endpoint\ncontext=default\ndirect_media=no\n", StringComparison.Ordinal);
         Assert.That(phones, Does.Contain("direct_media=no"));
-        foreach (var user in new[] { "quinn", "peggy", "rupert" })
-            phones += $"\n[{user}]\ntype=endpoint\ncontext=default\nauth={user}\naors={user}\ndirect_media=yes\n\n[{user}]\ntype=auth\nusername={user}\npassword=secret-{user}\n\n[{user}]\ntype=aor\nmax_contacts=5\n";
+        foreach (var user in new[] { "quinn", "peggy", "rupert", "xavier" })
+            phones += $"\n[{user}]\ntype=endpoint\ncontext=default\nauth={user}\naors={user}\ndirect_media={(user == "xavier" ? "no" : "yes")}\n\n[{user}]\ntype=auth\nusername={user}\npassword=secret-{user}\n\n[{user}]\ntype=aor\nmax_contacts=5\n";
         // trent's contacts are qualified: one that never answers OPTIONS is not rung.
         phones += "\n[trent]\ntype=endpoint\ncontext=default\nauth=trent\naors=trent\n\n[trent]\ntype=auth\nusername=trent\npassword=secret-trent\n\n"
             + "[trent]\ntype=aor\nmax_contacts=5\nqualify_frequency=30\nqualify_timeout=0.5\n";
@@ -277,6 +277,36 @@ public class BridgeTests
         Assert.That(result.Successful, Is.EqualTo(1), result.Describe());
         var answered = await answering.Completion.WaitAsync(TimeSpan.FromSeconds(20));
         Assert.That(answered.Successful, Is.EqualTo(1), "From and P-Asserted-Identity showed \"Front Desk\" <sip:100@...>: " + answered.Describe());
+    }
+
+    [Test]
+    public async Task Early_media_from_the_called_phone_reaches_the_caller_in_a_183()
+    {
+        await using var xavier = await SippPhone.RegisterAsync(Server, "xavier");
+        using var callerMedia = new RtpSink();
+        using var calleeMedia = new RtpSink();
+        var callee = await xavier.AnswerAsync("bridge-callee-early-uas.xml", Server, "-key", "rtp_port", Port(calleeMedia.Port), "-key", "pcap", Audio);
+        using var caller = SippScenario.Load("bridge-caller-uac.xml").Replace("""
+              <recv response="180" optional="true" />
+              <recv response="183" optional="true" />
+              <recv response="200" rtd="true" />
+            """, """
+              <recv response="183">
+                <action>
+                  <ereg regexp="m=audio [1-9][0-9]* RTP/AVP" search_in="body" check_it="true" assign_to="early" />
+                </action>
+              </recv>
+              <recv response="200" rtd="true" />
+              <Reference variables="early" />
+            """);
+        Assert.That(File.ReadAllText(caller.Path), Does.Contain("assign_to=\"early\""));
+        var call = CallAsync(caller.Path, "xavier", "-d", "500", "-key", "rtp_port", Port(callerMedia.Port), "-key", "pcap", Audio);
+        var heard = callerMedia.CollectUntilAsync(call);
+        var result = await call;
+
+        Assert.That(result.Successful, Is.EqualTo(1), "a 183 with SDP came before the 200: " + result.Describe() + "\n" + _server.Output);
+        Assert.That((await callee.Completion.WaitAsync(TimeSpan.FromSeconds(20))).Successful, Is.EqualTo(1));
+        Assert.That((await heard).Count, Is.GreaterThanOrEqualTo(40), "the ringing phone's audio was relayed to the caller");
     }
 
     [TestCase("nobody", 404, TestName = "A call to a user with no AOR gets 404")]
