@@ -94,6 +94,31 @@ public static class SippRunner
     /// The full path of a scenario shipped in tests/Sipp: copied beside the assembly under Sipp/,
     /// or found by walking up to the checkout.
     /// </summary>
+    /// <summary>A UDP port on loopback that was free a moment ago.</summary>
+    public static int FreeUdpPort()
+    {
+        using var socket = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.InterNetwork, System.Net.Sockets.SocketType.Dgram, System.Net.Sockets.ProtocolType.Udp);
+        socket.Bind(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, 0));
+        return ((System.Net.IPEndPoint)socket.LocalEndPoint!).Port;
+    }
+
+    /// <summary>Whether a UDP socket is bound to <paramref name="port"/>; /proc/net/udp lists them as "0100007F:PORT" (hex), so no probe races SIPp's bind.</summary>
+    public static bool IsListening(int port)
+    {
+        var suffix = string.Create(System.Globalization.CultureInfo.InvariantCulture, $":{port:X4}");
+        try
+        {
+            return File.ReadLines("/proc/net/udp").Skip(1)
+                .Select(l => l.Split(' ', StringSplitOptions.RemoveEmptyEntries))
+                .Any(f => f.Length > 1 && f[1].EndsWith(suffix, StringComparison.Ordinal));
+        }
+        catch (IOException)
+        {
+            // Unknown: the caller goes ahead rather than waiting for nothing.
+            return true;
+        }
+    }
+
     public static string Scenario(string fileName)
     {
         var beside = Path.Combine(AppContext.BaseDirectory, "Sipp", fileName);

@@ -77,16 +77,6 @@ public sealed record Contact(string Id) : SipObject(Id), ISipObject<Contact>
     /// <summary>The id prefix shared by all contacts of <paramref name="aor"/>.</summary>
     public static string IdPrefix(string aor) => aor + ";@";
 
-    private static DateTimeOffset ParseUnixTime(string value)
-    {
-        var trimmed = value.Trim();
-        if (trimmed.Length == 0)
-            return DateTimeOffset.UnixEpoch;
-        if (!long.TryParse(trimmed, NumberStyles.None, CultureInfo.InvariantCulture, out var seconds) || seconds > 253402300799)
-            throw new OptionValueException($"invalid value '{value}': expected Unix time in seconds");
-        return DateTimeOffset.FromUnixTimeSeconds(seconds);
-    }
-
     private static readonly string[] UnsupportedOptions = [
         "qualify_2xx_only",
     ];
@@ -99,7 +89,7 @@ public sealed record Contact(string Id) : SipObject(Id), ISipObject<Contact>
         o =>
         {
             o.Custom("uri", (c, v) => c with { Uri = v.Trim().Length == 0 ? "" : OptionValues.ParseSipUri(v) }, c => c.Uri);
-            o.Custom("expiration_time", (c, v) => c with { ExpirationTime = ParseUnixTime(v) }, c => c.ExpirationTime.ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture));
+            o.Custom("expiration_time", (c, v) => c with { ExpirationTime = OptionValues.ParseUnixTime(v) }, c => c.ExpirationTime.ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture));
             o.Text("path", c => c.Path, (c, v) => c with { Path = v });
             o.Text("user_agent", c => c.UserAgent, (c, v) => c with { UserAgent = v });
             o.Text("via_addr", c => c.ViaAddress, (c, v) => c with { ViaAddress = v });

@@ -55,16 +55,6 @@ public sealed record ContactStatus(string Id) : SipObject(Id), ISipObject<Contac
             : throw new OptionValueException($"invalid value '{value}': expected microseconds");
     }
 
-    private static DateTimeOffset ParseUnixTime(string value)
-    {
-        var trimmed = value.Trim();
-        if (trimmed.Length == 0)
-            return DateTimeOffset.UnixEpoch;
-        if (!long.TryParse(trimmed, NumberStyles.None, CultureInfo.InvariantCulture, out var seconds) || seconds > 253402300799)
-            throw new OptionValueException($"invalid value '{value}': expected Unix time in seconds");
-        return DateTimeOffset.FromUnixTimeSeconds(seconds);
-    }
-
     /// <summary>The <c>contact_status</c> type.</summary>
     public static ObjectType<ContactStatus> Type { get; } = new(
         "contact_status",
@@ -76,7 +66,7 @@ public sealed record ContactStatus(string Id) : SipObject(Id), ISipObject<Contac
             o.Text("uri", s => s.Uri, (s, v) => s with { Uri = v });
             o.Enum("status", StatusNames, s => s.Status, (s, v) => s with { Status = v });
             o.Custom("rtt", (s, v) => s with { RoundTripMicroseconds = ParseMicroseconds(v) }, s => s.RoundTripMicroseconds.ToString(CultureInfo.InvariantCulture));
-            o.Custom("updated_at", (s, v) => s with { UpdatedAt = ParseUnixTime(v) }, s => s.UpdatedAt.ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture));
+            o.Custom("updated_at", (s, v) => s with { UpdatedAt = OptionValues.ParseUnixTime(v) }, s => s.UpdatedAt.ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture));
         },
         validate: null,
         []);

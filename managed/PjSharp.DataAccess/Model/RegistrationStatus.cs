@@ -56,16 +56,6 @@ public sealed record RegistrationStatus(string Id) : SipObject(Id), ISipObject<R
     /// <summary>The text of <paramref name="state"/> as stored and shown (<c>registered</c>, <c>rejected</c>, ...).</summary>
     public static string StateName(RegistrationState state) => OptionValues.FormatEnum(state, States);
 
-    private static DateTimeOffset ParseUnixTime(string value)
-    {
-        var trimmed = value.Trim();
-        if (trimmed.Length == 0)
-            return DateTimeOffset.UnixEpoch;
-        if (!long.TryParse(trimmed, NumberStyles.None, CultureInfo.InvariantCulture, out var seconds) || seconds > 253402300799)
-            throw new OptionValueException($"invalid value '{value}': expected Unix time in seconds");
-        return DateTimeOffset.FromUnixTimeSeconds(seconds);
-    }
-
     private static string FormatUnixTime(DateTimeOffset value) => value.ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture);
 
     /// <summary>The <c>registration_status</c> type.</summary>
@@ -78,10 +68,10 @@ public sealed record RegistrationStatus(string Id) : SipObject(Id), ISipObject<R
             o.Enum("status", States, s => s.State, (s, v) => s with { State = v });
             o.UInt("last_status_code", s => s.LastStatusCode, (s, v) => s with { LastStatusCode = v }, max: 699);
             o.UInt("granted_expiration", s => s.GrantedExpiration, (s, v) => s with { GrantedExpiration = v });
-            o.Custom("expires_at", (s, v) => s with { ExpiresAt = ParseUnixTime(v) }, s => FormatUnixTime(s.ExpiresAt));
-            o.Custom("next_attempt", (s, v) => s with { NextAttempt = ParseUnixTime(v) }, s => FormatUnixTime(s.NextAttempt));
+            o.Custom("expires_at", (s, v) => s with { ExpiresAt = OptionValues.ParseUnixTime(v) }, s => FormatUnixTime(s.ExpiresAt));
+            o.Custom("next_attempt", (s, v) => s with { NextAttempt = OptionValues.ParseUnixTime(v) }, s => FormatUnixTime(s.NextAttempt));
             o.UInt("retries", s => s.Retries, (s, v) => s with { Retries = v });
-            o.Custom("updated_at", (s, v) => s with { UpdatedAt = ParseUnixTime(v) }, s => FormatUnixTime(s.UpdatedAt));
+            o.Custom("updated_at", (s, v) => s with { UpdatedAt = OptionValues.ParseUnixTime(v) }, s => FormatUnixTime(s.UpdatedAt));
         },
         validate: null,
         []);

@@ -21,6 +21,17 @@ internal sealed class OptionValueException : FormatException
 /// <summary>Parsers for option values, with Asterisk's spellings.</summary>
 internal static class OptionValues
 {
+    /// <summary>Unix time in seconds (dynamic objects' timestamps); empty is the epoch, "never".</summary>
+    public static DateTimeOffset ParseUnixTime(string value)
+    {
+        var trimmed = value.Trim();
+        if (trimmed.Length == 0)
+            return DateTimeOffset.UnixEpoch;
+        if (!long.TryParse(trimmed, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var seconds) || seconds > 253402300799)
+            throw new OptionValueException($"invalid value '{value}': expected Unix time in seconds");
+        return DateTimeOffset.FromUnixTimeSeconds(seconds);
+    }
+
     private static readonly string[] TrueWords = ["yes", "true", "y", "t", "1", "on"];
     private static readonly string[] FalseWords = ["no", "false", "n", "f", "0", "off"];
 

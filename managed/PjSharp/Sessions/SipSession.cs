@@ -137,11 +137,10 @@ public sealed unsafe partial class SipSession
     {
         get
         {
-            if (_initialOfferSdp == null && Inv != null && Inv->neg != null
-                && PjmediaSdpNeg.pjmedia_sdp_neg_get_state(Inv->neg) == pjmedia_sdp_neg_state.PJMEDIA_SDP_NEG_STATE_REMOTE_OFFER)
+            if (_initialOfferSdp == null)
             {
-                pjmedia_sdp_session* offer;
-                if (PjmediaSdpNeg.pjmedia_sdp_neg_get_neg_remote(Inv->neg, &offer) == ThrowHelper.Success)
+                var offer = PendingRemoteOffer();
+                if (offer != null)
                     _initialOfferSdp = SdpNative.Print(offer);
             }
             return _initialOfferSdp;
@@ -155,15 +154,24 @@ public sealed unsafe partial class SipSession
     {
         get
         {
-            if (_initialOffer == null && Inv != null && Inv->neg != null
-                && PjmediaSdpNeg.pjmedia_sdp_neg_get_state(Inv->neg) == pjmedia_sdp_neg_state.PJMEDIA_SDP_NEG_STATE_REMOTE_OFFER)
+            if (_initialOffer == null)
             {
-                pjmedia_sdp_session* offer;
-                if (PjmediaSdpNeg.pjmedia_sdp_neg_get_neg_remote(Inv->neg, &offer) == ThrowHelper.Success)
+                var offer = PendingRemoteOffer();
+                if (offer != null)
                     _initialOffer = SdpNative.Read(offer);
             }
             return _initialOffer ?? [];
         }
+    }
+
+    /// <summary>The peer's offer while it waits for this side's answer, else null.</summary>
+    private pjmedia_sdp_session* PendingRemoteOffer()
+    {
+        if (Inv == null || Inv->neg == null
+            || PjmediaSdpNeg.pjmedia_sdp_neg_get_state(Inv->neg) != pjmedia_sdp_neg_state.PJMEDIA_SDP_NEG_STATE_REMOTE_OFFER)
+            return null;
+        pjmedia_sdp_session* offer;
+        return PjmediaSdpNeg.pjmedia_sdp_neg_get_neg_remote(Inv->neg, &offer) == ThrowHelper.Success ? offer : null;
     }
 
     /// <summary>A provisional response (180, 183, ...) arrived for this outgoing call; raised on the servant.</summary>

@@ -24,7 +24,7 @@ public sealed partial class CallLadder(LadderSettings settings, int holdMillisec
     /// <summary>The AOR that bridged calls go to: a permanent contact, the callee SIPp.</summary>
     public const string CalleeUser = "callee";
 
-    private readonly int _calleePort = bridged ? FreeUdpPort() : 0;
+    private readonly int _calleePort = bridged ? SippRunner.FreeUdpPort() : 0;
 
     private int TargetRate => bridged ? TargetBridgedCallRate : TargetCallRate;
 
@@ -124,13 +124,6 @@ public sealed partial class CallLadder(LadderSettings settings, int holdMillisec
         return targets;
     }
 
-    private static int FreeUdpPort()
-    {
-        using var socket = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.InterNetwork, System.Net.Sockets.SocketType.Dgram, System.Net.Sockets.ProtocolType.Udp);
-        socket.Bind(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, 0));
-        return ((System.Net.IPEndPoint)socket.LocalEndPoint!).Port;
-    }
-
     /// <summary>The called party of bridged calls: SIPp answering every call on the AOR's contact port.</summary>
     private SippRun? StartCallee(LadderTarget target, int calls)
     {
@@ -228,10 +221,8 @@ public sealed partial class CallLadder(LadderSettings settings, int holdMillisec
     {
         if (callee == null)
             return;
-        var suffix = string.Create(CultureInfo.InvariantCulture, $":{_calleePort:X4}");
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
-        while (!callee.Completion.IsCompleted && DateTime.UtcNow < deadline
-            && !File.ReadLines("/proc/net/udp").Skip(1).Any(l => l.Split(' ', StringSplitOptions.RemoveEmptyEntries) is { Length: > 1 } f && f[1].EndsWith(suffix, StringComparison.Ordinal)))
+        while (!callee.Completion.IsCompleted && DateTime.UtcNow < deadline && !SippRunner.IsListening(_calleePort))
             await Task.Delay(20);
     }
 

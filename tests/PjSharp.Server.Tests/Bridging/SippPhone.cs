@@ -28,7 +28,7 @@ internal sealed class SippPhone : IAsyncDisposable
     {
         for (var attempt = 0; ; attempt++)
         {
-            var phone = new SippPhone(user, SippCallee.FreeUdpPort());
+            var phone = new SippPhone(user, SippRunner.FreeUdpPort());
             var injection = Path.Combine(Path.GetTempPath(), $"pjsharp-phone-{Guid.NewGuid():N}.csv");
             await File.WriteAllTextAsync(injection, string.Create(CultureInfo.InvariantCulture,
                 $"SEQUENTIAL\n{user};[authentication username={user} password=secret-{user}];{expires}\n"));
@@ -70,7 +70,7 @@ internal sealed class SippPhone : IAsyncDisposable
         });
         _runs.Add(run);
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
-        while (!run.Completion.IsCompleted && !SippCallee.IsListening(Port) && DateTime.UtcNow < deadline)
+        while (!run.Completion.IsCompleted && !SippRunner.IsListening(Port) && DateTime.UtcNow < deadline)
             await Task.Delay(20);
         Assert.That(run.Completion.IsCompleted, Is.False, $"SIPp for {User} exited before listening: {(run.Completion.IsCompleted ? run.Completion.Result.Describe() : "")}");
         return run;

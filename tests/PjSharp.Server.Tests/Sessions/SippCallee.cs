@@ -33,7 +33,7 @@ internal sealed class SippCallee : IAsyncDisposable
     {
         for (var attempt = 0; ; attempt++)
         {
-            var port = FreeUdpPort();
+            var port = SippRunner.FreeUdpPort();
             var run = SippRunner.Start(new SippOptions
             {
                 Scenario = SippRunner.Scenario(scenario),
@@ -44,9 +44,9 @@ internal sealed class SippCallee : IAsyncDisposable
                 TraceErrors = true,
             });
             var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
-            while (!run.Completion.IsCompleted && !IsListening(port) && DateTime.UtcNow < deadline)
+            while (!run.Completion.IsCompleted && !SippRunner.IsListening(port) && DateTime.UtcNow < deadline)
                 await Task.Delay(20);
-            if (!run.Completion.IsCompleted && IsListening(port))
+            if (!run.Completion.IsCompleted && SippRunner.IsListening(port))
                 return new SippCallee(run, port);
             var result = await run.StopAsync();
             await run.DisposeAsync();
@@ -64,27 +64,4 @@ internal sealed class SippCallee : IAsyncDisposable
     }
 
     public ValueTask DisposeAsync() => Run.DisposeAsync();
-
-    internal static int FreeUdpPort()
-    {
-        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
-        socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        return ((IPEndPoint)socket.LocalEndPoint!).Port;
-    }
-
-    // /proc/net/udp lists bound sockets as "0100007F:PORT" (hex); no probe socket that could race SIPp's bind.
-    internal static bool IsListening(int port)
-    {
-        var suffix = string.Create(CultureInfo.InvariantCulture, $":{port:X4}");
-        try
-        {
-            return File.ReadLines("/proc/net/udp").Skip(1)
-                .Select(l => l.Split(' ', StringSplitOptions.RemoveEmptyEntries))
-                .Any(f => f.Length > 1 && f[1].EndsWith(suffix, StringComparison.Ordinal));
-        }
-        catch (IOException)
-        {
-            return true;
-        }
-    }
 }
