@@ -9,7 +9,8 @@ namespace PjSharp.Bridging;
 /// <summary>Where a bridged call goes: a URI, and the endpoint whose settings apply to that leg.</summary>
 /// <param name="Uri">The request URI of the outgoing leg.</param>
 /// <param name="Endpoint">The called endpoint (codecs, auth, identity, timers); null uses the session service's default.</param>
-public sealed record DialTarget(string Uri, Endpoint? Endpoint = null);
+/// <param name="Path">The Path the contact registered with (RFC 3327): the INVITE is routed through it.</param>
+public sealed record DialTarget(string Uri, Endpoint? Endpoint = null, string Path = "");
 
 /// <summary>A dial plan's decision: the targets to ring at once, or the status to reject the call with.</summary>
 public sealed record DialResult(IReadOnlyList<DialTarget> Targets, int RejectStatus = 0)
@@ -116,7 +117,7 @@ public sealed partial class CallBridge
             Endpoint? endpoint = null;
             if (contact.Endpoint.Length > 0 && _findEndpoint != null)
                 endpoint = await _findEndpoint(contact.Endpoint, cancellationToken).ConfigureAwait(false);
-            targets.Add(new DialTarget(contact.Uri, endpoint));
+            targets.Add(new DialTarget(contact.Uri, endpoint, contact.Path));
         }
         return new DialResult(targets);
     }

@@ -41,6 +41,8 @@ internal sealed class Forking(CallBridge bridge, string callId, string target)
                 Timeout = bridge.Options.RingTimeout,
                 Call = this,
                 Sdp = passthroughOffer,
+                // A contact registered through proxies is reached through them (RFC 3327).
+                Headers = dialTarget.Path.Length > 0 ? [new("Route", dialTarget.Path)] : [],
                 Prepare = leg =>
                 {
                     leg.MediaPreferences = preferences(leg);

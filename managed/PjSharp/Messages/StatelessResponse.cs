@@ -1,3 +1,4 @@
+using System.Text;
 using PjSharp.Interop;
 
 namespace PjSharp.Messages;
@@ -21,6 +22,12 @@ internal static unsafe class StatelessResponse
     /// <summary>Appends <c>name: value</c> to the response's headers.</summary>
     public static void AddHeader(pjsip_tx_data* tdata, ReadOnlySpan<byte> name, ReadOnlySpan<byte> value)
     {
+        // pjsip routes by typed Route headers only: a generic one would be sent but not followed.
+        if (Ascii.EqualsIgnoreCase(name, "Route"u8))
+        {
+            AddRoutes(tdata, value);
+            return;
+        }
         fixed (byte* namePointer = name)
         fixed (byte* valuePointer = value)
         {
@@ -30,6 +37,26 @@ internal static unsafe class StatelessResponse
             if (header == null)
                 throw new PjSipException("pjsip_generic_string_hdr_create failed: out of memory.");
             Append(&tdata->msg->hdr, (pjsip_hdr*)header);
+        }
+    }
+
+    private static void AddRoutes(pjsip_tx_data* tdata, ReadOnlySpan<byte> value)
+    {
+        var name = PjStr.FromPool(tdata->pool, "Route");
+        foreach (var part in Encoding.UTF8.GetString(value).Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            var bytes = Encoding.UTF8.GetBytes(part);
+            // The parser reads up to a NUL, so the copy lives in the message's pool.
+            var line = (byte*)PjPool.pj_pool_alloc(tdata->pool, (nuint)bytes.Length + 1);
+            if (line == null)
+                throw new PjSipException("Out of pool memory for a Route header.");
+            bytes.CopyTo(new Span<byte>(line, bytes.Length));
+            line[bytes.Length] = 0;
+            int parsed;
+            var header = (pjsip_hdr*)PjsipSipParser.pjsip_parse_hdr(tdata->pool, &name, line, (nuint)bytes.Length, &parsed);
+            if (header == null)
+                throw new FormatException($"'{part}' is not a Route header value.");
+            Append(&tdata->msg->hdr, header);
         }
     }
 

@@ -35,6 +35,9 @@ public class BridgeTests
         // victor presents the configured caller id; wendy's endpoint asks for P-Asserted-Identity.
         phones += "\n[victor]\ntype=endpoint\ncontext=default\nauth=victor\naors=victor\ncallerid=\"Front Desk\" <100>\n\n[victor]\ntype=auth\nusername=victor\npassword=secret-victor\n\n[victor]\ntype=aor\nmax_contacts=5\n"
             + "\n[wendy]\ntype=endpoint\ncontext=default\nauth=wendy\naors=wendy\nsend_pai=yes\n\n[wendy]\ntype=auth\nusername=wendy\npassword=secret-wendy\n\n[wendy]\ntype=aor\nmax_contacts=5\n";
+        // yvonne registers through a proxy (Path).
+        phones += "\n[yvonne]\ntype=endpoint\ncontext=default\nauth=yvonne\naors=yvonne\n\n[yvonne]\ntype=auth\nusername=yvonne\npassword=secret-yvonne\n\n"
+            + "[yvonne]\ntype=aor\nmax_contacts=5\nsupport_path=yes\n";
         _server = await RegistrarTestServer.StartAsync(phones,
             new Dictionary<string, string?> { ["PJSHARP__PjSharp__Sessions__RingTimeout"] = "00:00:03" }, "--log-level", "Debug");
     }
@@ -296,6 +299,40 @@ public class BridgeTests
         Assert.That(result.Successful, Is.EqualTo(1), "a 183 with SDP came before the 200: " + result.Describe() + "\n" + _server.Output);
         Assert.That((await callee.Completion.WaitAsync(TimeSpan.FromSeconds(20))).Successful, Is.EqualTo(1));
         Assert.That((await heard).Count, Is.GreaterThanOrEqualTo(40), "the ringing phone's audio was relayed to the caller");
+    }
+
+    [Test]
+    public async Task A_contact_registered_with_a_path_is_called_through_it()
+    {
+        // The "proxy" is SIPp on its own port: the INVITE must reach it, with the Path as its Route, not the phone.
+        var proxyPort = SippRunner.FreeUdpPort();
+        var proxy = $"<sip:127.0.0.1:{proxyPort};lr>";
+        using var phone = _server.Phone("yvonne");
+        var registered = await phone.RegisterAsync(headers: [$"Path: {proxy}", "Supported: path"]);
+        Assert.That(registered, Does.StartWith("SIP/2.0 200"), registered);
+
+        using var media = new RtpSink();
+        using var scenario = SippScenario.Load("bridge-callee-uas.xml").Replace(
+            "assign_to=\"caller\" />",
+            $"assign_to=\"caller\" />\n      <ereg regexp=\"127.0.0.1:{proxyPort};lr\" search_in=\"hdr\" header=\"Route:\" check_it=\"true\" assign_to=\"routed\" />")
+            .Replace("<Reference variables=\"offer,caller\" />", "<Reference variables=\"offer,caller,routed\" />");
+        await using var run = SippRunner.Start(new SippOptions
+        {
+            Scenario = scenario.Path,
+            Target = $"127.0.0.1:{Server.Port}",
+            LocalPort = proxyPort,
+            Timeout = TimeSpan.FromSeconds(30),
+            TraceErrors = true,
+            ExtraArguments = ["-key", "rtp_port", Port(media.Port), "-key", "pcap", Audio],
+        });
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+        while (!SippRunner.IsListening(proxyPort) && DateTime.UtcNow < deadline)
+            await Task.Delay(20);
+        var result = await CallAsync("bridge-caller-uac.xml", "yvonne", "-d", "500", "-key", "rtp_port", Port(media.Port), "-key", "pcap", Audio);
+
+        Assert.That(result.Successful, Is.EqualTo(1), result.Describe() + "\n" + _server.Output);
+        var routed = await run.Completion.WaitAsync(TimeSpan.FromSeconds(20));
+        Assert.That(routed.Successful, Is.EqualTo(1), "the INVITE came through the path, with its Route: " + routed.Describe());
     }
 
     [TestCase("nobody", 404, TestName = "A call to a user with no AOR gets 404")]
