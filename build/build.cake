@@ -107,7 +107,18 @@ Prerequisite[] TestPrerequisites() => new[] {
     new Prerequisite("SIPp (sipp)", "sip-tester", () => OnPath("sipp")),
     new Prerequisite("PostgreSQL", "postgresql", () => OnPath("pg_lsclusters") || OnPath("pg_ctl")),
     new Prerequisite("tshark (reads the SIP trace's pcap files)", "tshark", () => OnPath("tshark")),
+    new Prerequisite("Chromium (the browser tests)", "chromium", () => System.IO.File.Exists("/usr/bin/chromium")),
+    new Prerequisite("npm (installs the browser tests' SIP library)", "npm", () => OnPath("npm")),
 };
+
+// The SIP library the browser test pages load, pinned by tests/Browser/package-lock.json.
+void InstallBrowserTestPackages()
+{
+    var folder = $"{root}/tests/Browser";
+    if (System.IO.File.Exists($"{folder}/node_modules/sip.js/lib/index.js"))
+        return;
+    Run("npm", "ci --no-audit --no-fund", workingDirectory: folder);
+}
 
 void EnsurePrerequisites(Prerequisite[] needed)
 {
@@ -262,6 +273,8 @@ Task("Test")
 {
     if (!IsRunningOnWindows())
         EnsurePrerequisites(TestPrerequisites());
+    if (!IsRunningOnWindows())
+        InstallBrowserTestPackages();
     StartTestPostgres();
     CleanDirectory(testResults);
     var failedRun = false;
