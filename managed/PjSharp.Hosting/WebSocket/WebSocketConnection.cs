@@ -151,6 +151,21 @@ internal sealed partial class WebSocketConnection : IWebSocketSipConnection, IDi
         {
             if (_socket.State is WebSocketState.Open or WebSocketState.CloseReceived)
                 await _socket.CloseOutputAsync(status, description, timeout.Token).ConfigureAwait(false);
+            // Wait for the peer's close (what it still sends is discarded), so ours is delivered before the connection goes.
+            var discard = ArrayPool<byte>.Shared.Rent(4096);
+            try
+            {
+                while (_socket.State == WebSocketState.CloseSent)
+                {
+                    var result = await _socket.ReceiveAsync(discard.AsMemory(), timeout.Token).ConfigureAwait(false);
+                    if (result.MessageType == WebSocketMessageType.Close)
+                        break;
+                }
+            }
+            finally
+            {
+                ArrayPool<byte>.Shared.Return(discard);
+            }
         }
         catch (Exception error) when (error is OperationCanceledException or WebSocketException or IOException)
         {
