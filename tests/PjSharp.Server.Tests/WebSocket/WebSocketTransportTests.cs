@@ -167,6 +167,21 @@ public sealed class WebSocketTransportTests
         Assert.That(SipWire.StatusOf(await allowed.OptionsAsync()), Is.EqualTo(200));
     }
 
+    [Test]
+    public async Task Wss_with_the_servers_tls_certificate_registers_and_answers()
+    {
+        using var certificate = PjSharp.Testing.Sipp.TlsTestCertificate.Create();
+        await using var server = await RegistrarTestServer.StartAsync(RegistrarTestServer.Phones(), Limits,
+            "--transport", "wss:127.0.0.1:0", "--tls-cert", certificate.ServerCertificateFile, "--tls-key", certificate.ServerKeyFile);
+        await using var client = await WsSipClient.ConnectAsync(server.Process.Endpoint("wss").EndPoint, trustedAuthority: certificate.Authority);
+
+        Assert.That(SipWire.StatusOf(await client.OptionsAsync()), Is.EqualTo(200), server.Output);
+        var answer = await client.RegisterAsync("carol", "secret-carol");
+
+        Assert.That(SipWire.StatusOf(answer), Is.EqualTo(200), answer + server.Output);
+        Assert.That(SipWire.HeaderValues(answer, "Contact").Single(), Does.Contain(";transport=wss>"));
+    }
+
     private static bool CanBind(IPAddress address)
     {
         try

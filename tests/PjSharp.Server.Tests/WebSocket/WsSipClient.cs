@@ -17,8 +17,9 @@ internal sealed class WsSipClient : IAsyncDisposable
     private readonly Task _receiving;
     private int _cseq;
 
-    private WsSipClient(ClientWebSocket socket, HttpMessageInvoker invoker, IPEndPoint server)
+    private WsSipClient(ClientWebSocket socket, HttpMessageInvoker invoker, IPEndPoint server, bool secure)
     {
+        Transport = secure ? "wss" : "ws";
         _socket = socket;
         _invoker = invoker;
         Server = server;
@@ -28,6 +29,9 @@ internal sealed class WsSipClient : IAsyncDisposable
     public static TimeSpan Timeout { get; } = TimeSpan.FromSeconds(5);
 
     public IPEndPoint Server { get; }
+
+    /// <summary><c>ws</c> or <c>wss</c>.</summary>
+    public string Transport { get; }
 
     public string Host { get; } = $"{Guid.NewGuid():N}"[..12] + ".invalid";
 
@@ -93,7 +97,7 @@ internal sealed class WsSipClient : IAsyncDisposable
             throw;
         }
         Assert.That(client.SubProtocol, Is.EqualTo("sip"));
-        return new WsSipClient(client, invoker, server);
+        return new WsSipClient(client, invoker, server, secure);
     }
 
     private async Task ReceiveLoopAsync()
@@ -162,7 +166,7 @@ internal sealed class WsSipClient : IAsyncDisposable
     {
         var text = new StringBuilder();
         text.Append(CultureInfo.InvariantCulture, $"{method} {requestUri} SIP/2.0\r\n");
-        text.Append(CultureInfo.InvariantCulture, $"Via: SIP/2.0/WS {Host};branch=z9hG4bK{Guid.NewGuid():N}\r\n");
+        text.Append(CultureInfo.InvariantCulture, $"Via: SIP/2.0/{Transport.ToUpperInvariant()} {Host};branch=z9hG4bK{Guid.NewGuid():N}\r\n");
         text.Append("Max-Forwards: 70\r\n");
         text.Append(CultureInfo.InvariantCulture, $"From: <{from}>;tag={Guid.NewGuid():N}\r\n");
         text.Append(CultureInfo.InvariantCulture, $"To: <{to}>\r\n");
@@ -189,7 +193,7 @@ internal sealed class WsSipClient : IAsyncDisposable
 
     public Task<string?> OptionsAsync() => AskAsync(Request("OPTIONS", ServerUri, $"sip:probe@{Host}", ServerUri));
 
-    public string ContactFor(string user) => $"<sip:{user}@{Host};transport=ws>";
+    public string ContactFor(string user) => $"<sip:{user}@{Host};transport={Transport}>";
 
     /// <summary>REGISTER for <paramref name="user"/>, answering the digest challenge with <see cref="Registrar.SipPhone.Authorize"/>.</summary>
     public async Task<string?> RegisterAsync(string user, string password, int expires = 60)
