@@ -92,7 +92,8 @@ internal sealed partial class WebSocketConnection : IWebSocketSipConnection, IDi
     private async Task ReceiveLoopAsync(CancellationToken cancellationToken)
     {
         var max = _options.MaxFrameBytes;
-        var buffer = ArrayPool<byte>.Shared.Rent(max + 1);
+        // Most SIP messages fit a small buffer; an idle connection should not hold one of pjsip's maximum size.
+        var buffer = ArrayPool<byte>.Shared.Rent(SmallBuffer);
         try
         {
             while (!cancellationToken.IsCancellationRequested)
@@ -106,7 +107,9 @@ internal sealed partial class WebSocketConnection : IWebSocketSipConnection, IDi
                     {
                         try
                         {
-                            result = await _socket.ReceiveAsync(buffer.AsMemory(length, max + 1 - length), idle.Token).ConfigureAwait(false);
+                            if (length == buffer.Length)
+                                buffer = Grow(buffer, Math.Min(max + 1, buffer.Length * 2));
+                            result = await _socket.ReceiveAsync(buffer.AsMemory(length, Math.Min(buffer.Length, max + 1) - length), idle.Token).ConfigureAwait(false);
                         }
                         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
                         {
@@ -135,12 +138,27 @@ internal sealed partial class WebSocketConnection : IWebSocketSipConnection, IDi
                     return;
                 if (outcome != SipFrameResult.Accepted)
                     LogDropped(_logger, Remote, length);
+                if (buffer.Length > SmallBuffer)
+                {
+                    ArrayPool<byte>.Shared.Return(buffer);
+                    buffer = ArrayPool<byte>.Shared.Rent(SmallBuffer);
+                }
             }
         }
         finally
         {
             ArrayPool<byte>.Shared.Return(buffer);
         }
+    }
+
+    private const int SmallBuffer = 2048;
+
+    private static byte[] Grow(byte[] buffer, int size)
+    {
+        var bigger = ArrayPool<byte>.Shared.Rent(size);
+        buffer.AsSpan().CopyTo(bigger);
+        ArrayPool<byte>.Shared.Return(buffer);
+        return bigger;
     }
 
     private async Task CloseAsync(WebSocketCloseStatus status, string description)
