@@ -18,6 +18,9 @@ internal sealed partial class WebSocketConnection : IWebSocketSipConnection, IDi
     private readonly ILogger _logger;
     private readonly Channel<byte[]> _outgoing;
     private readonly CancellationTokenSource _closing = new();
+    // 0 until a close begins, then the close status to send (guarded by locking _outgoing).
+    private int _closeStatus;
+    private string _closeDescription = "";
 
     public WebSocketConnection(System.Net.WebSockets.WebSocket socket, IPEndPoint remote, PjSharpWebSocketOptions options, ILogger logger)
     {
@@ -40,18 +43,33 @@ internal sealed partial class WebSocketConnection : IWebSocketSipConnection, IDi
     {
         if (_outgoing.Writer.TryWrite(message.ToArray()))
             return true;
+        if (Volatile.Read(ref _closeStatus) != 0)
+            return false;
         // A peer that cannot keep up is closed rather than buffered without end.
         LogSendQueueFull(_logger, Remote);
-        RequestClose();
+        BeginClose(WebSocketCloseStatus.PolicyViolation, "send queue full");
         return false;
     }
 
-    public void RequestClose()
+    public void RequestClose() => BeginClose(WebSocketCloseStatus.NormalClosure, "");
+
+    /// <summary>
+    /// Closes gracefully: what is queued is sent, then the close frame (by the send loop, the socket's only
+    /// writer); the peer has <see cref="PjSharpWebSocketOptions.WriteTimeout"/> to answer before the socket is aborted.
+    /// </summary>
+    private void BeginClose(WebSocketCloseStatus status, string description)
     {
+        lock (_outgoing)
+        {
+            if (_closeStatus != 0)
+                return;
+            _closeDescription = description;
+            Volatile.Write(ref _closeStatus, (int)status);
+        }
         _outgoing.Writer.TryComplete();
         try
         {
-            _closing.Cancel();
+            _closing.CancelAfter(_options.WriteTimeout);
         }
         catch (ObjectDisposedException)
         {
@@ -63,9 +81,14 @@ internal sealed partial class WebSocketConnection : IWebSocketSipConnection, IDi
     {
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(stopping, _closing.Token);
         var sending = SendLoopAsync(linked.Token);
+        using var idle = TimeProvider.System.CreateTimer(_ =>
+        {
+            LogIdle(_logger, Remote);
+            BeginClose(WebSocketCloseStatus.NormalClosure, "idle");
+        }, null, _options.IdleTimeout, Timeout.InfiniteTimeSpan);
         try
         {
-            await ReceiveLoopAsync(linked.Token).ConfigureAwait(false);
+            await ReceiveLoopAsync(idle, linked.Token).ConfigureAwait(false);
         }
         catch (Exception error) when (error is OperationCanceledException or WebSocketException or IOException)
         {
@@ -73,14 +96,14 @@ internal sealed partial class WebSocketConnection : IWebSocketSipConnection, IDi
         }
         finally
         {
-            _outgoing.Writer.TryComplete();
-            await linked.CancelAsync().ConfigureAwait(false);
+            BeginClose(WebSocketCloseStatus.NormalClosure, "");
             try
             {
                 await sending.ConfigureAwait(false);
             }
             catch (Exception error) when (error is OperationCanceledException or WebSocketException or IOException)
             {
+                LogClosedByError(_logger, Remote, error.Message);
             }
             if (_socket.State is not (WebSocketState.Closed or WebSocketState.Aborted))
                 _socket.Abort();
@@ -89,51 +112,41 @@ internal sealed partial class WebSocketConnection : IWebSocketSipConnection, IDi
 
     public void Dispose() => _closing.Dispose();
 
-    private async Task ReceiveLoopAsync(CancellationToken cancellationToken)
+    private async Task ReceiveLoopAsync(ITimer idle, CancellationToken cancellationToken)
     {
         var max = _options.MaxFrameBytes;
         // Most SIP messages fit a small buffer; an idle connection should not hold one of pjsip's maximum size.
         var buffer = ArrayPool<byte>.Shared.Rent(SmallBuffer);
         try
         {
-            while (!cancellationToken.IsCancellationRequested)
+            while (true)
             {
                 var length = 0;
                 ValueWebSocketReceiveResult result;
-                using (var idle = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken))
+                do
                 {
-                    idle.CancelAfter(_options.IdleTimeout);
-                    do
+                    if (length == buffer.Length)
+                        buffer = Grow(buffer, Math.Min(max + 1, buffer.Length * 2));
+                    result = await _socket.ReceiveAsync(buffer.AsMemory(length, Math.Min(buffer.Length, max + 1) - length), cancellationToken).ConfigureAwait(false);
+                    if (result.MessageType == WebSocketMessageType.Close)
+                        return;
+                    length += result.Count;
+                    if (length > max)
                     {
-                        try
+                        LogFrameTooBig(_logger, Remote, max);
+                        BeginClose(WebSocketCloseStatus.MessageTooBig, "frame too big");
+                        // The rest of the frame and anything after it are read and dropped until the peer's close.
+                        while ((await _socket.ReceiveAsync(buffer.AsMemory(), cancellationToken).ConfigureAwait(false)).MessageType != WebSocketMessageType.Close)
                         {
-                            if (length == buffer.Length)
-                                buffer = Grow(buffer, Math.Min(max + 1, buffer.Length * 2));
-                            result = await _socket.ReceiveAsync(buffer.AsMemory(length, Math.Min(buffer.Length, max + 1) - length), idle.Token).ConfigureAwait(false);
                         }
-                        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
-                        {
-                            LogIdle(_logger, Remote);
-                            await CloseAsync(WebSocketCloseStatus.NormalClosure, "idle").ConfigureAwait(false);
-                            return;
-                        }
-                        if (result.MessageType == WebSocketMessageType.Close)
-                        {
-                            await CloseAsync(WebSocketCloseStatus.NormalClosure, "").ConfigureAwait(false);
-                            return;
-                        }
-                        length += result.Count;
-                        if (length > max)
-                        {
-                            LogFrameTooBig(_logger, Remote, max);
-                            await CloseAsync(WebSocketCloseStatus.MessageTooBig, "frame too big").ConfigureAwait(false);
-                            return;
-                        }
+                        return;
                     }
-                    while (!result.EndOfMessage);
                 }
-                var transport = Transport!;
-                var outcome = transport.Receive(buffer.AsSpan(0, length));
+                while (!result.EndOfMessage);
+                idle.Change(_options.IdleTimeout, Timeout.InfiniteTimeSpan);
+                if (Volatile.Read(ref _closeStatus) != 0)
+                    continue;
+                var outcome = Transport!.Receive(buffer.AsSpan(0, length));
                 if (outcome == SipFrameResult.Closed)
                     return;
                 if (outcome != SipFrameResult.Accepted)
@@ -161,36 +174,6 @@ internal sealed partial class WebSocketConnection : IWebSocketSipConnection, IDi
         return bigger;
     }
 
-    private async Task CloseAsync(WebSocketCloseStatus status, string description)
-    {
-        _outgoing.Writer.TryComplete();
-        using var timeout = new CancellationTokenSource(_options.WriteTimeout);
-        try
-        {
-            if (_socket.State is WebSocketState.Open or WebSocketState.CloseReceived)
-                await _socket.CloseOutputAsync(status, description, timeout.Token).ConfigureAwait(false);
-            // Wait for the peer's close (what it still sends is discarded), so ours is delivered before the connection goes.
-            var discard = ArrayPool<byte>.Shared.Rent(4096);
-            try
-            {
-                while (_socket.State == WebSocketState.CloseSent)
-                {
-                    var result = await _socket.ReceiveAsync(discard.AsMemory(), timeout.Token).ConfigureAwait(false);
-                    if (result.MessageType == WebSocketMessageType.Close)
-                        break;
-                }
-            }
-            finally
-            {
-                ArrayPool<byte>.Shared.Return(discard);
-            }
-        }
-        catch (Exception error) when (error is OperationCanceledException or WebSocketException or IOException)
-        {
-            LogClosedByError(_logger, Remote, error.Message);
-        }
-    }
-
     private async Task SendLoopAsync(CancellationToken cancellationToken)
     {
         await foreach (var message in _outgoing.Reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))
@@ -205,10 +188,12 @@ internal sealed partial class WebSocketConnection : IWebSocketSipConnection, IDi
             {
                 LogWriteTimeout(_logger, Remote);
                 _socket.Abort();
-                RequestClose();
                 return;
             }
         }
+        var status = Volatile.Read(ref _closeStatus);
+        if (status != 0 && _socket.State is WebSocketState.Open or WebSocketState.CloseReceived)
+            await _socket.CloseOutputAsync((WebSocketCloseStatus)status, _closeDescription, cancellationToken).ConfigureAwait(false);
     }
 
     [LoggerMessage(EventId = 1605, Level = LogLevel.Information, Message = "WebSocket {Remote}: a frame of more than {Max} bytes; closed with 1009")]

@@ -90,6 +90,38 @@ public sealed class WebSocketTransportTests
     }
 
     [Test]
+    public async Task A_message_from_one_browser_reaches_another_over_its_socket()
+    {
+        await using var server = await StartAsync();
+        await using var bob = await WsSipClient.ConnectAsync(Ws(server));
+        await using var alice = await WsSipClient.ConnectAsync(Ws(server));
+        Assert.That(SipWire.StatusOf(await bob.RegisterAsync("bob", "secret-bob")), Is.EqualTo(200), server.Output);
+
+        var sending = alice.MessageAsync("alice", "secret-alice", "bob", "hello over websocket");
+        var message = await bob.ReceiveAsync(m => m.StartsWith("MESSAGE ", StringComparison.Ordinal), TimeSpan.FromSeconds(10));
+
+        Assert.That(message, Is.Not.Null, "bob's browser gets the MESSAGE on its socket\n" + server.Output);
+        Assert.That(message, Does.StartWith("MESSAGE sip:bob@127.0.0.1:").And.EndWith("hello over websocket"));
+        await bob.AnswerAsync(message!);
+        Assert.That(SipWire.StatusOf(await sending), Is.EqualTo(200), server.Output);
+    }
+
+    [Test]
+    public async Task An_idle_connection_is_closed_and_its_binding_removed()
+    {
+        var limits = new Dictionary<string, string?>(Limits) { ["PJSHARP__PjSharp__WebSocket__IdleTimeout"] = "00:00:01" };
+        await using var server = await RegistrarTestServer.StartAsync(RegistrarTestServer.Phones(), limits, "--transport", "ws:127.0.0.1:0");
+        await using var client = await WsSipClient.ConnectAsync(Ws(server));
+        Assert.That(SipWire.StatusOf(await client.RegisterAsync("alice", "secret-alice")), Is.EqualTo(200), server.Output);
+
+        await client.WaitClosedAsync(TimeSpan.FromSeconds(10));
+
+        Assert.That(client.CloseStatus, Is.EqualTo(WebSocketCloseStatus.NormalClosure));
+        var after = await WaitForContactsAsync(server, o => !o.Contains("transport=ws", StringComparison.Ordinal));
+        Assert.That(after, Does.Not.Contain("transport=ws"), server.Output);
+    }
+
+    [Test]
     public async Task A_malformed_frame_is_dropped_and_the_connection_keeps_serving()
     {
         await using var server = await StartAsync();

@@ -116,7 +116,15 @@ internal sealed class WsSipClient : IAsyncDisposable
                 }
                 while (!result.EndOfMessage && result.MessageType != WebSocketMessageType.Close);
                 if (result.MessageType == WebSocketMessageType.Close)
+                {
+                    // Answer the server's close, as a browser does.
+                    if (_socket.State == WebSocketState.CloseReceived)
+                    {
+                        using var timeout = new CancellationTokenSource(Timeout);
+                        await _socket.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, "", timeout.Token);
+                    }
                     break;
+                }
                 await _received.Writer.WriteAsync(Encoding.UTF8.GetString(buffer, 0, length));
             }
         }
@@ -162,7 +170,7 @@ internal sealed class WsSipClient : IAsyncDisposable
         await _receiving.WaitAsync(timeout ?? Timeout);
     }
 
-    public string Request(string method, string requestUri, string from, string to, string? contact = null, IEnumerable<string>? headers = null, int cseq = 0)
+    public string Request(string method, string requestUri, string from, string to, string? contact = null, IEnumerable<string>? headers = null, int cseq = 0, string? body = null)
     {
         var text = new StringBuilder();
         text.Append(CultureInfo.InvariantCulture, $"{method} {requestUri} SIP/2.0\r\n");
@@ -176,8 +184,23 @@ internal sealed class WsSipClient : IAsyncDisposable
             text.Append(CultureInfo.InvariantCulture, $"Contact: {contact}\r\n");
         foreach (var header in headers ?? [])
             text.Append(header).Append("\r\n");
-        text.Append("Content-Length: 0\r\n\r\n");
-        return text.ToString();
+        if (body == null)
+            return text.Append("Content-Length: 0\r\n\r\n").ToString();
+        text.Append(CultureInfo.InvariantCulture, $"Content-Type: text/plain\r\nContent-Length: {Encoding.UTF8.GetByteCount(body)}\r\n\r\n");
+        return text.Append(body).ToString();
+    }
+
+    /// <summary>A MESSAGE from <paramref name="user"/> to <paramref name="to"/>, answering the digest challenge.</summary>
+    public async Task<string?> MessageAsync(string user, string password, string to, string body)
+    {
+        var from = $"sip:{user}@{SipRequestText.HostPort(Server)}";
+        var target = $"sip:{to}@{SipRequestText.HostPort(Server)}";
+        var first = await AskAsync(Request("MESSAGE", target, from, target, body: body));
+        if (SipWire.StatusOf(first) != 401)
+            return first;
+        using var digest = new Registrar.SipPhone(Server, user, password);
+        var authorization = digest.Authorize(first!, "MESSAGE", requestUri: target);
+        return await AskAsync(Request("MESSAGE", target, from, target, headers: [$"Authorization: {authorization}"], body: body));
     }
 
     public string ServerUri => $"sip:{SipRequestText.HostPort(Server)}";
