@@ -9,7 +9,7 @@ public sealed class PjSharpOptions
     public const string SectionName = "PjSharp";
 
     /// <summary>
-    /// Transports as <c>udp|tcp|tls:&lt;address&gt;:&lt;port&gt;</c>. Empty: the <c>transport</c>
+    /// Transports as <c>udp|tcp|tls|ws|wss:&lt;address&gt;:&lt;port&gt;</c>. Empty: the <c>transport</c>
     /// objects of the configuration file, else <c>udp:127.0.0.1:5060</c>.
     /// </summary>
     public List<string> Transports { get; } = [];
@@ -63,6 +63,40 @@ public sealed class PjSharpOptions
 
     /// <summary>Calls: the session service and its built-in applications.</summary>
     public PjSharpSessionOptions Sessions { get; set; } = new();
+
+    /// <summary>SIP over WebSocket (<c>ws</c> and <c>wss</c> transports).</summary>
+    public PjSharpWebSocketOptions WebSocket { get; set; } = new();
+}
+
+/// <summary>The WebSocket listener of <c>ws</c> and <c>wss</c> transports (<c>PjSharp:WebSocket</c>).</summary>
+public sealed class PjSharpWebSocketOptions
+{
+    /// <summary>The HTTP path that accepts upgrades with the <c>sip</c> subprotocol.</summary>
+    public string Path { get; set; } = "/ws";
+
+    /// <summary>Open connections at most; more are refused with 503.</summary>
+    public int MaxConnections { get; set; } = 10000;
+
+    /// <summary>Open connections from one address at most; more are refused with 503.</summary>
+    public int MaxConnectionsPerAddress { get; set; } = 100;
+
+    /// <summary>The largest frame (one SIP message) taken; a bigger one closes the connection with 1009. At most 16383.</summary>
+    public int MaxFrameBytes { get; set; } = 16383;
+
+    /// <summary>A connection that receives nothing for this long is closed (browsers refresh registrations well within it).</summary>
+    public TimeSpan IdleTimeout { get; set; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>WebSocket pings this often keep NATs open; zero sends none.</summary>
+    public TimeSpan KeepAliveInterval { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>A send that takes longer closes the connection: a stalled peer never holds messages for long.</summary>
+    public TimeSpan WriteTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Messages waiting for one connection's socket at most; past it the send fails and the connection closes.</summary>
+    public int SendQueueCapacity { get; set; } = 128;
+
+    /// <summary>Origins allowed to connect (<c>https://example.com</c>); empty allows any. Others get 403 at the upgrade.</summary>
+    public List<string> AllowedOrigins { get; } = [];
 }
 
 /// <summary>What the SIP trace records at start.</summary>

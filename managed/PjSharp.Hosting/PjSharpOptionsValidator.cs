@@ -65,6 +65,23 @@ internal sealed class PjSharpOptionsValidator : IValidateOptions<PjSharpOptions>
             problems.Add($"{section}:Sessions:PlaybackFile: no file at '{playback}'.");
         if (sessions.RingTimeout <= TimeSpan.Zero)
             problems.Add($"{section}:Sessions:RingTimeout: {sessions.RingTimeout} must be positive.");
+        var webSocket = options.WebSocket;
+        if (string.IsNullOrEmpty(webSocket.Path) || webSocket.Path[0] != '/')
+            problems.Add($"{section}:WebSocket:Path: '{webSocket.Path}' must start with '/'.");
+        if (webSocket.MaxConnections < 1)
+            problems.Add($"{section}:WebSocket:MaxConnections: must be at least 1.");
+        if (webSocket.MaxConnectionsPerAddress < 1)
+            problems.Add($"{section}:WebSocket:MaxConnectionsPerAddress: must be at least 1.");
+        if (webSocket.MaxFrameBytes is < 64 or > Transports.WebSocket.WebSocketSipTransport.MaxMessageLength)
+            problems.Add($"{section}:WebSocket:MaxFrameBytes: {webSocket.MaxFrameBytes} is not from 64 to {Transports.WebSocket.WebSocketSipTransport.MaxMessageLength}.");
+        if (webSocket.IdleTimeout <= TimeSpan.Zero)
+            problems.Add($"{section}:WebSocket:IdleTimeout: must be positive.");
+        if (webSocket.KeepAliveInterval < TimeSpan.Zero)
+            problems.Add($"{section}:WebSocket:KeepAliveInterval: must not be negative.");
+        if (webSocket.WriteTimeout <= TimeSpan.Zero)
+            problems.Add($"{section}:WebSocket:WriteTimeout: must be positive.");
+        if (webSocket.SendQueueCapacity < 1)
+            problems.Add($"{section}:WebSocket:SendQueueCapacity: must be at least 1.");
         return problems.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(problems);
     }
 }

@@ -70,7 +70,14 @@ public sealed partial class PjSharpServer : IHostedService, IAsyncDisposable
     /// <summary>Where each AOR can be reached (calls, messages and qualify use it).</summary>
     public Registrar.ContactLocator Contacts { get; private set; } = null!;
 
-    public IReadOnlyList<SipTransportInfo> Transports => Endpoint?.Transports ?? [];
+    public IReadOnlyList<SipTransportInfo> Transports
+    {
+        get
+        {
+            lock (_listening)
+                return [.. Endpoint?.Transports ?? [], .. _listening];
+        }
+    }
 
     public async Task StartAsync(CancellationToken cancellationToken)
     {
@@ -259,11 +266,9 @@ public sealed partial class PjSharpServer : IHostedService, IAsyncDisposable
         foreach (var text in _options.Transports)
         {
             var transport = SipTransportOptions.Parse(text);
-            result.Add(transport.Protocol == SipTransportProtocol.Tls ? transport with { Tls = tls } : transport);
+            result.Add(transport.Protocol is SipTransportProtocol.Tls or SipTransportProtocol.Wss ? transport with { Tls = tls } : transport);
         }
-        if (result.Count > 0)
-            return result;
-        if (Store.MappedTypes.Contains(Transport.Type))
+        if (result.Count == 0 && Store.MappedTypes.Contains(Transport.Type))
         {
             foreach (var configured in await Store.GetAllAsync<Transport>(cancellationToken).ConfigureAwait(false))
             {
@@ -271,9 +276,24 @@ public sealed partial class PjSharpServer : IHostedService, IAsyncDisposable
                     result.Add(transport);
             }
         }
-        if (result.Count == 0)
+        // WebSocket transports are served by the WebSocket component, one pjsip transport per connection.
+        WebSocketTransports = [.. result.Where(t => t.IsWebSocket)];
+        result.RemoveAll(t => t.IsWebSocket);
+        if (result.Count == 0 && WebSocketTransports.Count == 0)
             result.Add(SipTransportOptions.Parse("udp:127.0.0.1:5060"));
         return result;
+    }
+
+    /// <summary>The <c>ws</c> and <c>wss</c> transports configured: the WebSocket component listens on them.</summary>
+    public IReadOnlyList<SipTransportOptions> WebSocketTransports { get; private set; } = [];
+
+    private readonly List<SipTransportInfo> _listening = [];
+
+    /// <summary>A transport served outside pjsip (a WebSocket listener), listed with <see cref="Transports"/>.</summary>
+    internal void AddListening(SipTransportInfo transport)
+    {
+        lock (_listening)
+            _listening.Add(transport);
     }
 
     private SipTransportOptions? TransportFromConfig(Transport transport)
@@ -283,6 +303,8 @@ public sealed partial class PjSharpServer : IHostedService, IAsyncDisposable
             TransportProtocol.Udp => SipTransportProtocol.Udp,
             TransportProtocol.Tcp => SipTransportProtocol.Tcp,
             TransportProtocol.Tls => SipTransportProtocol.Tls,
+            TransportProtocol.WS => SipTransportProtocol.Ws,
+            TransportProtocol.Wss => SipTransportProtocol.Wss,
             _ => (SipTransportProtocol?)null,
         };
         if (protocol == null)
@@ -290,9 +312,26 @@ public sealed partial class PjSharpServer : IHostedService, IAsyncDisposable
             LogTransportSkipped(_logger, transport.Id, transport.Protocol.ToString());
             return null;
         }
-        var bind = transport.Bind ?? new System.Net.IPEndPoint(System.Net.IPAddress.Any, protocol == SipTransportProtocol.Tls ? 5061 : 5060);
+        var defaultPort = protocol switch
+        {
+            SipTransportProtocol.Tls => 5061,
+            SipTransportProtocol.Ws => 8088,
+            SipTransportProtocol.Wss => 8089,
+            _ => 5060,
+        };
+        var bind = transport.Bind ?? new System.Net.IPEndPoint(System.Net.IPAddress.Any, defaultPort);
+        if (bind.Port == 0)
+            bind = new System.Net.IPEndPoint(bind.Address, defaultPort);
         var options = new SipTransportOptions(protocol.Value, bind);
-        return protocol != SipTransportProtocol.Tls ? options : options with
+        if (protocol == SipTransportProtocol.Wss && transport.CertFile.Length == 0)
+        {
+            // As Asterisk's wss, which takes its certificate from the HTTP server: the server's TLS options.
+            return options with
+            {
+                Tls = new SipTlsOptions { CertificateFile = _options.TlsCertificateFile, PrivateKeyFile = _options.TlsPrivateKeyFile },
+            };
+        }
+        return protocol is not (SipTransportProtocol.Tls or SipTransportProtocol.Wss) ? options : options with
         {
             Tls = new SipTlsOptions
             {

@@ -33,6 +33,8 @@ public static class PjSharpServiceCollectionExtensions
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IPjSharpComponent, SessionsComponent>(p => p.GetRequiredService<SessionsComponent>()));
         services.TryAddSingleton<OutboundRegistrationComponent>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IPjSharpComponent, OutboundRegistrationComponent>(p => p.GetRequiredService<OutboundRegistrationComponent>()));
+        services.TryAddSingleton<WebSocket.WebSocketComponent>();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IPjSharpComponent, WebSocket.WebSocketComponent>(p => p.GetRequiredService<WebSocket.WebSocketComponent>()));
         services.AddHostedService(provider => provider.GetRequiredService<PjSharpServer>());
         return new PjSharpBuilder(services);
     }

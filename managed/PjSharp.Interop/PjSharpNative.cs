@@ -122,4 +122,33 @@ public static unsafe partial class PjSharpNative
     [LibraryImport(NativeLibraryResolver.LibraryName)]
     [UnmanagedCallConv(CallConvs = [typeof(CallConvCdecl)])]
     public static partial int pjsharp_media_transport_stop(pjmedia_transport* transport);
+    /// <summary>What pal_websocket.c calls: copy and queue a printed message, close the socket, release the context.</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    public struct WebSocketCallbacks
+    {
+        public delegate* unmanaged[Cdecl]<void*, byte*, nuint, int> OnSend;
+        public delegate* unmanaged[Cdecl]<void*, void> OnShutdown;
+        public delegate* unmanaged[Cdecl]<void*, void> OnDestroy;
+    }
+
+    [LibraryImport(NativeLibraryResolver.LibraryName)]
+    [UnmanagedCallConv(CallConvs = [typeof(CallConvCdecl)])]
+    public static partial void pjsharp_ws_set_callbacks(WebSocketCallbacks* callbacks);
+
+    [LibraryImport(NativeLibraryResolver.LibraryName)]
+    [UnmanagedCallConv(CallConvs = [typeof(CallConvCdecl)])]
+    public static partial int pjsharp_ws_register_types(int* wsType, int* wssType);
+
+    [LibraryImport(NativeLibraryResolver.LibraryName)]
+    [UnmanagedCallConv(CallConvs = [typeof(CallConvCdecl)])]
+    public static partial int pjsharp_ws_create(pjsip_endpoint* endpoint, int secure, byte* localHost, int localPort,
+        byte* remoteHost, int remotePort, void* context, pjsip_transport** transport);
+
+    [LibraryImport(NativeLibraryResolver.LibraryName)]
+    [UnmanagedCallConv(CallConvs = [typeof(CallConvCdecl)])]
+    public static partial int pjsharp_ws_receive(pjsip_transport* transport, byte* data, nuint length);
+
+    [LibraryImport(NativeLibraryResolver.LibraryName)]
+    [UnmanagedCallConv(CallConvs = [typeof(CallConvCdecl)])]
+    public static partial int pjsharp_ws_close(pjsip_transport* transport);
 }

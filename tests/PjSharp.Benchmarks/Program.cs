@@ -5,6 +5,7 @@ const string usage = """
       call-ladder       call rate ladder (INVITE/ACK/hold/BYE) with SIPp against pjsharp's echo service and pjsip-perf
       register-ladder   authenticated REGISTER rate ladder with SIPp against pjsharp serve
       registrar-memory  managed memory per registered contact
+      ws-register       1,000 WebSocket clients register with digest against pjsharp serve: REGISTER rate and memory per connection
       dataaccess        endpoint lookups, contact upserts on SQLite and PostgreSQL, pjsip.conf load time
     """;
 var suites = new Dictionary<string, Func<string[], Task<int>>>(StringComparer.OrdinalIgnoreCase)
@@ -13,6 +14,7 @@ var suites = new Dictionary<string, Func<string[], Task<int>>>(StringComparer.Or
     ["call-ladder"] = PjSharp.Benchmarks.Sip.CallLadder.RunAsync,
     ["register-ladder"] = PjSharp.Benchmarks.Sip.RegisterLadder.RunAsync,
     ["registrar-memory"] = PjSharp.Benchmarks.Sip.RegistrarMemory.RunAsync,
+    ["ws-register"] = PjSharp.Benchmarks.Sip.WebSocketRegister.RunAsync,
     ["dataaccess"] = PjSharp.Benchmarks.DataAccess.DataAccessBenchmarks.RunAsync,
 };
 if (args.Length > 0 && args[0] is "-h" or "--help" or "help")

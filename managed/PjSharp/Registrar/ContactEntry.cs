@@ -28,6 +28,13 @@ public sealed record ContactEntry
     /// <summary>The URI as sent, without angle brackets (<c>*</c> for the wildcard).</summary>
     public string Uri { get; }
 
+    /// <summary>The same value naming another URI (parameters kept).</summary>
+    public ContactEntry WithUri(string uri)
+    {
+        ArgumentNullException.ThrowIfNull(uri);
+        return new ContactEntry(uri) { DisplayName = DisplayName, Expires = Expires, Q = Q, Parameters = Parameters };
+    }
+
     /// <summary>The display name, unquoted; null when there is none.</summary>
     public string? DisplayName { get; init; }
 

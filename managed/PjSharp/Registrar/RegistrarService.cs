@@ -47,6 +47,8 @@ public sealed partial class RegistrarService : SipService, IAsyncDisposable
     // AOR's entry through the store's observers, and the next REGISTER reads the database again.
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, IReadOnlyList<Contact>> _bindings = new(StringComparer.Ordinal);
     private readonly IDisposable? _observer;
+    // The AORs registered over each open WebSocket connection (address|port), removed when it closes.
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, System.Collections.Concurrent.ConcurrentDictionary<string, byte>> _flows = new(StringComparer.Ordinal);
 
     public RegistrarService(SipEndpoint endpoint, InterceptionPipeline interception, ObjectStore store, ContactWriter writer,
         ServantDispatcher<string> servants, RegistrarOptions? options = null, ILogger? logger = null, TimeProvider? time = null)
@@ -114,9 +116,19 @@ public sealed partial class RegistrarService : SipService, IAsyncDisposable
             return (null, error);
         var expires = request.Expires;
         var source = request.Source;
+        var transport = request.Transport;
+        var viaWebSocket = source != null && (transport.Equals("WS", StringComparison.OrdinalIgnoreCase) || transport.Equals("WSS", StringComparison.OrdinalIgnoreCase));
+        if (viaWebSocket)
+        {
+            // A browser's Contact names a host nobody can resolve (RFC 7118 §5): bind the connection
+            // it came on instead, so requests to the contact leave through that socket.
+            var name = transport.ToLowerInvariant();
+            contacts = [.. contacts!.Select(c => c.IsWildcard ? c : c.WithUri(ContactUri.WithTarget(c.Uri, source!, name)))];
+        }
         return (new RegisterRequest
         {
             Contacts = contacts!,
+            PruneOnBoot = viaWebSocket,
             Expires = expires is >= 0 ? (uint)expires.Value : null,
             CallId = request.CallId,
             CSeq = (uint)Math.Max(0, request.CSeq),
@@ -188,6 +200,8 @@ public sealed partial class RegistrarService : SipService, IAsyncDisposable
                     throw;
                 }
             }
+            if (registration.PruneOnBoot && registration.ViaAddress.Length > 0)
+                RememberFlow(FlowKey(registration.ViaAddress, (int)registration.ViaPort), aor.Id);
             request.RespondStateless(200, Answer(plan, now));
             Interlocked.Increment(ref _registered);
         }
@@ -249,6 +263,60 @@ public sealed partial class RegistrarService : SipService, IAsyncDisposable
         finally
         {
             Volatile.Write(ref _expiring, 0);
+        }
+    }
+
+    private static string FlowKey(string address, int port) => string.Create(CultureInfo.InvariantCulture, $"{address}|{port}");
+
+    private void RememberFlow(string flow, string aor) =>
+        _flows.GetOrAdd(flow, _ => new System.Collections.Concurrent.ConcurrentDictionary<string, byte>(StringComparer.Ordinal)).TryAdd(aor, 0);
+
+    /// <summary>
+    /// A WebSocket connection closed (Asterisk removes such contacts too): the bindings registered over it can no
+    /// longer be reached, so they are removed, each AOR on its own servant like a REGISTER. Returns how many AORs were queued.
+    /// </summary>
+    public int RemoveConnectionBindings(System.Net.IPEndPoint source)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        var address = source.Address.IsIPv4MappedToIPv6 ? source.Address.MapToIPv4() : source.Address;
+        var flowAddress = address.ToString();
+        if (!_flows.TryRemove(FlowKey(flowAddress, source.Port), out var aors))
+            return 0;
+        var queued = 0;
+        foreach (var aor in aors.Keys)
+        {
+            if (_servants.TryEnqueue(aor, ct => RemoveFlowBindingsAsync(aor, flowAddress, (uint)source.Port, ct)))
+                queued++;
+            else
+                LogFlowRemovalRefused(_logger, aor);
+        }
+        return queued;
+    }
+
+    private async ValueTask RemoveFlowBindingsAsync(string aor, string address, uint port, CancellationToken cancellationToken)
+    {
+        try
+        {
+            if (!_bindings.TryGetValue(aor, out var current))
+                current = await _store.FindByPrefixAsync<Contact>(Contact.IdPrefix(aor), cancellationToken).ConfigureAwait(false);
+            var gone = current.Where(c => c.PruneOnBoot && c.ViaPort == port && c.ViaAddress == address).ToList();
+            if (gone.Count == 0)
+                return;
+            _bindings[aor] = [.. current.Except(gone)];
+            try
+            {
+                await _writer.WriteAsync([.. gone.Select(ObjectWrite.Delete)], cancellationToken).ConfigureAwait(false);
+            }
+            catch
+            {
+                _bindings.TryRemove(aor, out _);
+                throw;
+            }
+            LogFlowBindingsRemoved(_logger, gone.Count, aor);
+        }
+        catch (Exception error) when (error is not OutOfMemoryException)
+        {
+            LogFailed(_logger, error, aor);
         }
     }
 
@@ -316,6 +384,12 @@ public sealed partial class RegistrarService : SipService, IAsyncDisposable
 
     [LoggerMessage(EventId = 1206, Level = LogLevel.Information, Message = "Removed {Count} expired bindings")]
     private static partial void LogExpired(ILogger logger, int count);
+
+    [LoggerMessage(EventId = 1208, Level = LogLevel.Information, Message = "Removed {Count} bindings of AOR {Aor}: the WebSocket connection they were registered over closed")]
+    private static partial void LogFlowBindingsRemoved(ILogger logger, int count, string aor);
+
+    [LoggerMessage(EventId = 1209, Level = LogLevel.Warning, Message = "Bindings of AOR {Aor} over a closed WebSocket connection stay until they expire: its queue is full")]
+    private static partial void LogFlowRemovalRefused(ILogger logger, string aor);
 
     [LoggerMessage(EventId = 1207, Level = LogLevel.Error, Message = "Removing expired bindings failed; trying again later")]
     private static partial void LogExpiryFailed(ILogger logger, Exception exception);

@@ -9,6 +9,12 @@ public enum SipTransportProtocol
     Udp,
     Tcp,
     Tls,
+
+    /// <summary>SIP over WebSocket (RFC 7118), served by a managed HTTP listener.</summary>
+    Ws,
+
+    /// <summary>SIP over secure WebSocket.</summary>
+    Wss,
 }
 
 /// <summary>TLS files and verification for a TLS transport.</summary>
@@ -42,25 +48,30 @@ public sealed record SipTransportOptions(SipTransportProtocol Protocol, IPEndPoi
     public SipTlsOptions? Tls { get; init; }
 
     /// <summary>
-    /// Parses <c>udp:127.0.0.1:5060</c>, <c>tcp:[::1]:5060</c>, <c>tls:0.0.0.0:5061</c>.
+    /// Parses <c>udp:127.0.0.1:5060</c>, <c>tcp:[::1]:5060</c>, <c>tls:0.0.0.0:5061</c>, <c>ws:127.0.0.1:8088</c>, <c>wss:0.0.0.0:8089</c>.
     /// </summary>
     public static SipTransportOptions Parse(string text)
     {
         ArgumentNullException.ThrowIfNull(text);
         var colon = text.IndexOf(':', StringComparison.Ordinal);
         if (colon <= 0)
-            throw new FormatException($"Transport '{text}' is not of the form <udp|tcp|tls>:<address>:<port>.");
+            throw new FormatException($"Transport '{text}' is not of the form <udp|tcp|tls|ws|wss>:<address>:<port>.");
         var protocol = text[..colon].ToLowerInvariant() switch
         {
             "udp" => SipTransportProtocol.Udp,
             "tcp" => SipTransportProtocol.Tcp,
             "tls" => SipTransportProtocol.Tls,
-            var other => throw new FormatException($"Transport '{text}': unknown protocol '{other}' (use udp, tcp or tls)."),
+            "ws" => SipTransportProtocol.Ws,
+            "wss" => SipTransportProtocol.Wss,
+            var other => throw new FormatException($"Transport '{text}': unknown protocol '{other}' (use udp, tcp, tls, ws or wss)."),
         };
         if (!IPEndPoint.TryParse(text[(colon + 1)..], out var endPoint) || text.AsSpan(colon + 1).IndexOf(':') < 0)
             throw new FormatException($"Transport '{text}': '{text[(colon + 1)..]}' is not an address and port such as 127.0.0.1:5060 or [::1]:5060.");
         return new SipTransportOptions(protocol, endPoint);
     }
+
+    /// <summary>Whether pjsip's own transports serve it (UDP, TCP, TLS) rather than the WebSocket listener.</summary>
+    public bool IsWebSocket => Protocol is SipTransportProtocol.Ws or SipTransportProtocol.Wss;
 
     public override string ToString() => string.Create(CultureInfo.InvariantCulture,
         $"{Protocol.ToString().ToLowerInvariant()}:{(Bind.AddressFamily == AddressFamily.InterNetworkV6 ? $"[{Bind.Address}]" : Bind.Address.ToString())}:{Bind.Port}");

@@ -27,6 +27,8 @@ internal static unsafe class TransportStarter
             SipTransportProtocol.Udp => StartUdp(endpoint, options, &address, asyncCount),
             SipTransportProtocol.Tcp => StartTcp(endpoint, options, &address, asyncCount),
             SipTransportProtocol.Tls => StartTls(endpoint, options, &address, asyncCount),
+            SipTransportProtocol.Ws or SipTransportProtocol.Wss => throw new NotSupportedException(
+                $"Transport {options}: WebSocket transports are served by PjSharp.Hosting's WebSocket listener, one pjsip transport per connection (WebSocketSipTransport)."),
             _ => throw new ArgumentOutOfRangeException(nameof(options), options.Protocol, "Unknown transport protocol."),
         };
     }

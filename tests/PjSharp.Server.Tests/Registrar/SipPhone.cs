@@ -108,14 +108,14 @@ internal sealed partial class SipPhone : IDisposable
     }
 
     /// <summary>The Authorization value answering the first challenge for <see cref="Algorithm"/> in <paramref name="challenge"/>.</summary>
-    public string Authorize(string challenge, string method = "REGISTER", uint nc = 1, string? password = null)
+    public string Authorize(string challenge, string method = "REGISTER", uint nc = 1, string? password = null, string? requestUri = null)
     {
         var offered = SipWire.HeaderValues(challenge, "WWW-Authenticate");
         var chosen = offered.FirstOrDefault(v => Parameter(v, "algorithm").Equals(Algorithm, StringComparison.OrdinalIgnoreCase))
             ?? throw new InvalidOperationException($"no {Algorithm} challenge in:\n{challenge}");
         var realm = Parameter(chosen, "realm");
         var nonce = Parameter(chosen, "nonce");
-        var uri = $"sip:{SipRequestText.HostPort(_server)}";
+        var uri = requestUri ?? $"sip:{SipRequestText.HostPort(_server)}";
         var cnonce = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8));
         var ncText = nc.ToString("x8", CultureInfo.InvariantCulture);
         var ha1 = H($"{User}:{realm}:{password ?? Password}");

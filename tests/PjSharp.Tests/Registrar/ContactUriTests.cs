@@ -35,4 +35,20 @@ public sealed class ContactUriTests
     {
         Assert.That(ContactUri.IsSipOrSips(uri), Is.EqualTo(expected));
     }
+    [TestCase("sip:alice@df7jal23ls0d.invalid;transport=ws", "sip:alice@192.0.2.7:50123;transport=ws")]
+    [TestCase("sip:alice@df7jal23ls0d.invalid;transport=WS;ob", "sip:alice@192.0.2.7:50123;ob;transport=ws")]
+    [TestCase("sip:df7jal23ls0d.invalid:9999", "sip:192.0.2.7:50123;transport=ws")]
+    [TestCase("sip:alice;x=1@h.invalid;rinstance=abc?X-Y=1", "sip:alice;x=1@192.0.2.7:50123;rinstance=abc;transport=ws?X-Y=1")]
+    [TestCase("tel:+15550100", "tel:+15550100")]
+    public void A_websocket_contact_is_bound_to_its_connection(string uri, string expected)
+    {
+        Assert.That(ContactUri.WithTarget(uri, new System.Net.IPEndPoint(System.Net.IPAddress.Parse("192.0.2.7"), 50123), "ws"), Is.EqualTo(expected));
+    }
+
+    [Test]
+    public void A_websocket_contact_over_ipv6_gets_brackets()
+    {
+        Assert.That(ContactUri.WithTarget("sip:bob@[2001:db8::1]:5060;transport=wss", new System.Net.IPEndPoint(System.Net.IPAddress.Parse("2001:db8::9"), 443), "wss"),
+            Is.EqualTo("sip:bob@[2001:db8::9]:443;transport=wss"));
+    }
 }
