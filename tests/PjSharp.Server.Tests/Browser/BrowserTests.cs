@@ -1,3 +1,10 @@
+using Microsoft.Playwright;
+using PjSharp.Server.Tests.Bridging;
+using PjSharp.Server.Tests.Registrar;
+using PjSharp.Server.Tests.Sessions;
+using PjSharp.Server.Tests.Sip;
+using PjSharp.Testing.Sipp;
+
 namespace PjSharp.Server.Tests.Browser;
 
 /// <summary>A real browser: Debian's Chromium, headless, with SIP.js from npm and fake audio devices.</summary>
@@ -5,13 +12,16 @@ namespace PjSharp.Server.Tests.Browser;
 public class BrowserTests
 {
     private BrowserHost _browser = null!;
+    private RegistrarTestServer _server = null!;
 
     [OneTimeSetUp]
     public async Task StartAsync()
     {
         if (BrowserHost.Missing() is { } missing)
             Assert.Fail(missing);
+        SipTestServer.RequireSipp();
         _browser = await BrowserHost.StartAsync();
+        _server = await RegistrarTestServer.StartAsync(RegistrarTestServer.Phones(), "--transport", "ws:127.0.0.1:0");
     }
 
     [OneTimeTearDown]
@@ -19,6 +29,20 @@ public class BrowserTests
     {
         if (_browser != null)
             await _browser.DisposeAsync();
+        if (_server != null)
+            await _server.DisposeAsync();
+    }
+
+    private string WebSocketUri => $"ws://127.0.0.1:{_server.Process.Endpoint("ws").EndPoint.Port}/ws";
+
+    /// <summary>A browser phone registered as <paramref name="user"/> over WebSocket with digest authentication.</summary>
+    private async Task<IPage> RegisteredPhoneAsync(string user)
+    {
+        var page = await _browser.OpenPhoneAsync();
+        var state = await page.EvaluateAsync<string>("([server, user, password]) => window.phone.register(server, user, password, '127.0.0.1')",
+            new[] { WebSocketUri, user, $"secret-{user}" });
+        Assert.That(state, Is.EqualTo("Registered"), "the browser's REGISTER was challenged and accepted\n" + _server.Output);
+        return page;
     }
 
     [Test]
@@ -32,4 +56,47 @@ public class BrowserTests
         Assert.That(installed, Does.Contain($"\"{version}\""), "the SIP.js npm installed, loaded as ES modules");
         Assert.That(level, Is.GreaterThan(0.01), "Chromium's fake microphone plays a tone");
     }
+
+    [Test]
+    public async Task A_browser_registers_over_websocket_with_digest_auth_and_its_contact_is_bound_to_the_socket()
+    {
+        var page = await RegisteredPhoneAsync("carol");
+        // SIP.js names its contact with a random user at a .invalid host: the row of AOR carol shows the connection instead.
+        var row = ShowContacts().Split('\n').FirstOrDefault(l => l.Contains("carol;@", StringComparison.Ordinal));
+        Assert.That(row, Does.Contain("@127.0.0.1:").And.Contain("transport=ws").And.Not.Contain(".invalid"), "the .invalid contact is bound to the connection");
+
+        await page.Context.CloseAsync();
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+        while (ShowContacts().Contains("carol;@", StringComparison.Ordinal) && DateTime.UtcNow < deadline)
+            await Task.Delay(100);
+        Assert.That(ShowContacts(), Does.Not.Contain("carol;@"), "closing the page closes its socket and removes the binding");
+    }
+
+    [Test]
+    public async Task A_browser_sends_a_message_to_a_sipp_phone_and_receives_one_from_it()
+    {
+        var page = await RegisteredPhoneAsync("alice");
+        await using var bob = await SippPhone.RegisterAsync(_server.Udp, "bob");
+        var receiving = await bob.AnswerAsync("message-uas.xml", _server.Udp, "-key", "text", "browser-says-hello");
+
+        var status = await page.EvaluateAsync<int>("(target) => window.phone.message(target, 'browser-says-hello from alice')", "sip:bob@127.0.0.1");
+        Assert.That(status, Is.EqualTo(200), "the MESSAGE reached bob and bob accepted it\n" + _server.Output);
+        Assert.That((await receiving.Completion.WaitAsync(TimeSpan.FromSeconds(20))).Successful, Is.EqualTo(1), "bob's SIPp got the text");
+
+        using var scenario = SippScenario.Load("message-auth-uac.xml")
+            .Set("FROM", "bob").Set("PASSWORD", "secret-bob").Set("TO", "alice")
+            .Set("CONTENT_TYPE", "text/plain").Set("BODY", "sipp-says-hello").Set("STATUS", "200");
+        var sent = await SippRunner.RunAsync(new SippOptions
+        {
+            Scenario = scenario.Path,
+            Target = $"127.0.0.1:{_server.Udp.Port}",
+            Timeout = TimeSpan.FromSeconds(20),
+            TraceErrors = true,
+        });
+        Assert.That(sent.Successful, Is.EqualTo(1), "the browser accepted bob's MESSAGE: " + sent.Describe());
+        var received = await page.EvaluateAsync<string>("() => JSON.stringify(window.phone.events.filter(e => e.type === 'message'))");
+        Assert.That(received, Does.Contain("sipp-says-hello").And.Contain("sip:bob@"), "the page saw the message and its sender");
+    }
+
+    private string ShowContacts() => Qualify.ServeQualifyTests.Show(_server.ConfigFile, _server.Database).Output;
 }
