@@ -101,6 +101,8 @@ Prerequisite[] BuildPrerequisites() => new[] {
     new Prerequisite("pkg-config", "pkg-config", () => OnPath("pkg-config")),
     new Prerequisite("OpenSSL headers", "libssl-dev", () => System.IO.File.Exists("/usr/include/openssl/ssl.h")
         || (OnPath("pkg-config") && StartProcess("pkg-config", "--exists openssl") == 0)),
+    new Prerequisite("Opus headers (the WebRTC audio codec)", "libopus-dev", () => System.IO.File.Exists("/usr/include/opus/opus.h")
+        || (OnPath("pkg-config") && StartProcess("pkg-config", "--exists opus") == 0)),
 };
 
 Prerequisite[] TestPrerequisites() => new[] {

@@ -21,6 +21,8 @@ set(PJSHARP_PJPROJECT_DEFINES
   PJSIP_UDP_SO_SNDBUF_SIZE=4194304
   # Room for INVITEs with large SDP bodies over TCP/TLS.
   PJSIP_MAX_PKT_LEN=16384
+  # WebRTC endpoints key SRTP with DTLS (RFC 5763/5764); pjmedia builds it only when asked.
+  PJMEDIA_SRTP_HAS_DTLS=1
 )
 
 # Settings below which start-up warns: a pjproject built without them still works.

@@ -140,7 +140,7 @@ public sealed class DownloadCache(string directory)
 public sealed class PjprojectRecipe
 {
     // Bump when the way pjproject is built changes, so earlier installs are rebuilt.
-    private const int RecipeRevision = 1;
+    private const int RecipeRevision = 2; // 2: libopus present, so Opus is built in
 
     public PjprojectRecipe(PjprojectRelease release, IReadOnlyList<string> defines)
     {
@@ -165,6 +165,8 @@ public sealed class PjprojectRecipe
         $"--prefix={prefix}", "--enable-epoll", "--with-ssl", "--disable-shared", "--disable-pjsua2",
         "--disable-video", "--disable-sound", "--disable-libyuv", "--disable-libwebrtc", "--disable-ffmpeg",
         "--disable-v4l2", "--disable-openh264", "--disable-vpx", "--disable-sdl", "--disable-upnp",
+        // No Opus flag: configure looks for libopus (installed as a prerequisite) only when
+        // neither --enable-opus nor --disable-opus is given; --with-opus=DIR names another prefix.
     ];
 
     /// <summary>Twelve hex digits over the release, the settings and the recipe.</summary>

@@ -151,4 +151,32 @@ public static unsafe partial class PjSharpNative
     [LibraryImport(NativeLibraryResolver.LibraryName)]
     [UnmanagedCallConv(CallConvs = [typeof(CallConvCdecl)])]
     public static partial int pjsharp_ws_close(pjsip_transport* transport);
+
+
+    /// <summary>Events of a WebRTC transport chain, as pjsharp_media_event_cb reports them.</summary>
+    public const int MediaEventIceInit = 1;
+    public const int MediaEventIceNegotiated = 2;
+    public const int MediaEventDtlsNegotiated = 3;
+
+    [LibraryImport(NativeLibraryResolver.LibraryName)]
+    [UnmanagedCallConv(CallConvs = [typeof(CallConvCdecl)])]
+    public static partial int pjsharp_media_transport_media_create(pjmedia_transport* transport, pj_pool_t* pool, uint options, pjmedia_sdp_session* remote, uint index);
+
+    [LibraryImport(NativeLibraryResolver.LibraryName)]
+    [UnmanagedCallConv(CallConvs = [typeof(CallConvCdecl)])]
+    public static partial int pjsharp_media_transport_encode_sdp(pjmedia_transport* transport, pj_pool_t* pool, pjmedia_sdp_session* local, pjmedia_sdp_session* remote, uint index);
+
+    [LibraryImport(NativeLibraryResolver.LibraryName)]
+    [UnmanagedCallConv(CallConvs = [typeof(CallConvCdecl)])]
+    public static partial int pjsharp_media_ice_create(pjmedia_endpt* endpoint, pj_pool_factory* factory, pj_timer_heap_t* timers, pj_pool_t* pool,
+        pj_str_t* address, uint port, uint componentCount, delegate* unmanaged[Cdecl]<void*, int, int, void> callback, void* userData, pjmedia_transport** transport);
+
+    [LibraryImport(NativeLibraryResolver.LibraryName)]
+    [UnmanagedCallConv(CallConvs = [typeof(CallConvCdecl)])]
+    public static partial int pjsharp_media_srtp_dtls_create(pjmedia_endpt* endpoint, pjmedia_transport* member, pj_pool_t* pool,
+        delegate* unmanaged[Cdecl]<void*, int, int, void> callback, void* userData, pjmedia_transport** transport);
+
+    [LibraryImport(NativeLibraryResolver.LibraryName)]
+    [UnmanagedCallConv(CallConvs = [typeof(CallConvCdecl)])]
+    public static partial ulong pjsharp_media_echo_received(void* echo);
 }

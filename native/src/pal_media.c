@@ -42,6 +42,8 @@ typedef struct pjsharp_echo {
     pj_sockaddr remote;
     pj_sockaddr candidate;
     unsigned candidate_count;
+    /* RTP packets received (after SRTP, when the transport decrypts): written by the ioqueue thread only. */
+    volatile pj_uint64_t received;
 } pjsharp_echo;
 
 static void echo_rtp(pjmedia_tp_cb_param *param)
@@ -49,6 +51,7 @@ static void echo_rtp(pjmedia_tp_cb_param *param)
     pjsharp_echo *echo = (pjsharp_echo *)param->user_data;
     if (param->size <= 0)
         return;
+    echo->received++;
     /* rtp_symmetric: once RTP keeps coming from elsewhere, answer there (pjmedia switches on our word). */
     if (echo->symmetric && param->src_addr && pj_sockaddr_cmp(param->src_addr, &echo->remote) != 0) {
         if (pj_sockaddr_cmp(param->src_addr, &echo->candidate) == 0) {
@@ -122,6 +125,12 @@ PJSHARP_EXPORT pj_status_t pjsharp_media_relay_attach(pjmedia_transport *tp, pj_
     return attach_forwarder(tp, pool, remote_rtp, remote_rtcp, symmetric, out, &relay_rtcp, relay_out);
 }
 
+/* How many RTP packets an echo or relay direction has received so far. */
+PJSHARP_EXPORT pj_uint64_t pjsharp_media_echo_received(const void *echo)
+{
+    return echo ? ((const pjsharp_echo *)echo)->received : 0;
+}
+
 /* pjlib's address family values are extern constants behind function-like macros. */
 PJSHARP_EXPORT int pjsharp_af_inet(void)
 {
@@ -131,4 +140,137 @@ PJSHARP_EXPORT int pjsharp_af_inet(void)
 PJSHARP_EXPORT int pjsharp_af_inet6(void)
 {
     return pj_AF_INET6();
+}
+
+/* ---- WebRTC media: ICE, DTLS-SRTP and the SDP they write ---- */
+
+PJSHARP_EXPORT pj_status_t pjsharp_media_transport_media_create(pjmedia_transport *tp, pj_pool_t *pool, unsigned options,
+                                                                const pjmedia_sdp_session *remote, unsigned index)
+{
+    return pjmedia_transport_media_create(tp, pool, options, remote, index);
+}
+
+/* Lets the transport write its attributes (ICE credentials and candidates, the DTLS fingerprint
+ * and setup role, rtcp-mux) into the m= line at index of local; remote is the offer when
+ * answering, else NULL. */
+PJSHARP_EXPORT pj_status_t pjsharp_media_transport_encode_sdp(pjmedia_transport *tp, pj_pool_t *pool, pjmedia_sdp_session *local,
+                                                              const pjmedia_sdp_session *remote, unsigned index)
+{
+    return pjmedia_transport_encode_sdp(tp, pool, local, remote, index);
+}
+
+/* What the managed side hears of a transport chain. */
+enum {
+    PJSHARP_MEDIA_EVENT_ICE_INIT = 1,
+    PJSHARP_MEDIA_EVENT_ICE_NEGOTIATED = 2,
+    PJSHARP_MEDIA_EVENT_DTLS_NEGOTIATED = 3,
+};
+
+typedef void (*pjsharp_media_event_cb)(void *user_data, int event, pj_status_t status);
+
+typedef struct pjsharp_media_listener {
+    pjsharp_media_event_cb cb;
+    void *user_data;
+} pjsharp_media_listener;
+
+static void ice_complete(pjmedia_transport *tp, pj_ice_strans_op op, pj_status_t status, void *user_data)
+{
+    pjsharp_media_listener *listener = (pjsharp_media_listener *)user_data;
+    PJ_UNUSED_ARG(tp);
+    if (!listener || !listener->cb)
+        return;
+    if (op == PJ_ICE_STRANS_OP_INIT)
+        listener->cb(listener->user_data, PJSHARP_MEDIA_EVENT_ICE_INIT, status);
+    else if (op == PJ_ICE_STRANS_OP_NEGOTIATION)
+        listener->cb(listener->user_data, PJSHARP_MEDIA_EVENT_ICE_NEGOTIATED, status);
+}
+
+static void srtp_complete(pjmedia_transport *tp, pj_status_t status)
+{
+    pjsharp_media_listener *listener = (pjsharp_media_listener *)tp->user_data;
+    if (listener && listener->cb)
+        listener->cb(listener->user_data, PJSHARP_MEDIA_EVENT_DTLS_NEGOTIATED, status);
+}
+
+static pjsharp_media_listener *new_listener(pj_pool_t *pool, pjsharp_media_event_cb cb, void *user_data)
+{
+    pjsharp_media_listener *listener = PJ_POOL_ZALLOC_T(pool, pjsharp_media_listener);
+    if (listener) {
+        listener->cb = cb;
+        listener->user_data = user_data;
+    }
+    return listener;
+}
+
+/* An ICE transport (full ICE, host candidates only: no STUN or TURN server) whose sockets are
+ * bound to address, from port up (comp_cnt ports: 1 with rtcp-mux, else 2). STUN's config is
+ * inline in pjnath, and ICE's timers must run on a heap that is polled: pjsip's. */
+PJSHARP_EXPORT pj_status_t pjsharp_media_ice_create(pjmedia_endpt *endpt, pj_pool_factory *factory, pj_timer_heap_t *timers,
+                                                    pj_pool_t *pool, const pj_str_t *address, unsigned port, unsigned comp_cnt,
+                                                    pjsharp_media_event_cb cb, void *user_data, pjmedia_transport **tp_out)
+{
+    pj_ice_strans_cfg cfg;
+    pjmedia_ice_cb ice_cb;
+    pj_sockaddr bound;
+    int af;
+    pj_status_t status;
+
+    status = pj_sockaddr_parse(pj_AF_UNSPEC(), 0, address, &bound);
+    if (status != PJ_SUCCESS)
+        return status;
+    af = bound.addr.sa_family;
+
+    pj_ice_strans_cfg_default(&cfg);
+    pj_stun_config_init(&cfg.stun_cfg, factory, 0, pjmedia_endpt_get_ioqueue(endpt), timers);
+    cfg.af = af;
+    cfg.stun_tp_cnt = 1;
+    pj_ice_strans_stun_cfg_default(&cfg.stun_tp[0]);
+    cfg.stun_tp[0].af = af;
+    /* The media address may be a loopback one (tests, a single host): keep it as a candidate. */
+    cfg.stun_tp[0].loop_addr = PJ_TRUE;
+    cfg.stun_tp[0].max_host_cands = 1;
+    pj_sockaddr_cp(&cfg.stun_tp[0].cfg.bound_addr, &bound);
+    pj_sockaddr_set_port(&cfg.stun_tp[0].cfg.bound_addr, (pj_uint16_t)port);
+    cfg.stun_tp[0].cfg.port_range = (pj_uint16_t)(comp_cnt > 1 ? comp_cnt - 1 : 0);
+
+    /* Host candidates are gathered inside create3; what follows (the checks) is reported to
+     * listeners, the only callbacks of pjmedia's ICE transport that carry a context. */
+    status = pjmedia_ice_create3(endpt, NULL, comp_cnt, &cfg, NULL, 0, NULL, tp_out);
+    if (status != PJ_SUCCESS)
+        return status;
+    pj_bzero(&ice_cb, sizeof(ice_cb));
+    ice_cb.on_ice_complete2 = &ice_complete;
+    status = pjmedia_ice_add_ice_cb(*tp_out, &ice_cb, new_listener(pool, cb, user_data));
+    if (status != PJ_SUCCESS) {
+        pjmedia_transport_close(*tp_out);
+        *tp_out = NULL;
+    }
+    return status;
+}
+
+/* SRTP over member keyed by DTLS only (RFC 5764), mandatory; closing it closes member. pjmedia
+ * makes its self-signed certificate once, for the first transport; the negotiation's end is
+ * reported through cb, since pjmedia's callback carries no context of its own. */
+PJSHARP_EXPORT pj_status_t pjsharp_media_srtp_dtls_create(pjmedia_endpt *endpt, pjmedia_transport *member, pj_pool_t *pool,
+                                                          pjsharp_media_event_cb cb, void *user_data, pjmedia_transport **tp_out)
+{
+#if defined(PJMEDIA_HAS_SRTP) && PJMEDIA_HAS_SRTP != 0 && defined(PJMEDIA_SRTP_HAS_DTLS) && PJMEDIA_SRTP_HAS_DTLS != 0
+    pjmedia_srtp_setting setting;
+    pjmedia_srtp_setting_default(&setting);
+    setting.use = PJMEDIA_SRTP_MANDATORY;
+    setting.close_member_tp = PJ_TRUE;
+    setting.keying_count = 1;
+    setting.keying[0] = PJMEDIA_SRTP_KEYING_DTLS_SRTP;
+    setting.cb.on_srtp_nego_complete = &srtp_complete;
+    setting.user_data = new_listener(pool, cb, user_data);
+    return pjmedia_transport_srtp_create(endpt, member, &setting, tp_out);
+#else
+    PJ_UNUSED_ARG(endpt);
+    PJ_UNUSED_ARG(member);
+    PJ_UNUSED_ARG(pool);
+    PJ_UNUSED_ARG(cb);
+    PJ_UNUSED_ARG(user_data);
+    *tp_out = NULL;
+    return PJ_ENOTSUP;
+#endif
 }

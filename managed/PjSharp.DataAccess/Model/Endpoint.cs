@@ -90,6 +90,22 @@ public sealed record Endpoint(string Id) : SipObject(Id), ISipObject<Endpoint>
     /// <summary>ICE support (<c>ice_support</c>).</summary>
     public bool IceSupport { get; init; }
 
+    /// <summary>Offer and answer the AVPF profile, RTP/AVPF or RTP/SAVPF (<c>use_avpf</c>).</summary>
+    public bool UseAvpf { get; init; }
+
+    /// <summary>RTP and RTCP on one port (<c>rtcp_mux</c>, RFC 5761).</summary>
+    public bool RtcpMux { get; init; }
+
+    /// <summary>
+    /// WebRTC media (<c>webrtc</c>): as in Asterisk, it turns on use_avpf, rtcp_mux and ice_support and
+    /// makes DTLS-SRTP the media encryption, whatever those options say (see <see cref="EffectiveMedia"/>).
+    /// </summary>
+    public bool Webrtc { get; init; }
+
+    /// <summary>The media options in force once <see cref="Webrtc"/> has applied its own.</summary>
+    public (bool UseAvpf, bool RtcpMux, bool IceSupport, MediaEncryption Encryption) EffectiveMedia =>
+        Webrtc ? (true, true, true, MediaEncryption.Dtls) : (UseAvpf, RtcpMux, IceSupport, MediaEncryption);
+
     /// <inheritdoc/>
     public override ObjectType ObjectType => Type;
 
@@ -167,7 +183,7 @@ public sealed record Endpoint(string Id) : SipObject(Id), ISipObject<Endpoint>
         "overlap_context", "callerid_privacy", "callerid_tag", "direct_media_glare_mitigation", "direct_media_method", "trust_connected_line",
         "send_connected_line", "connected_line_method", "disable_direct_media_on_nat", "media_address", "bind_rtp_to_media_address", "redirect_method",
         "follow_redirect_methods", "mailboxes", "mwi_subscribe_replaces_unsolicited", "voicemail_extension", "moh_suggest", "rtp_ipv6",
-        "send_diversion", "send_history_info", "rpid_immediate", "tenantid", "use_ptime", "use_avpf",
+        "send_diversion", "send_history_info", "rpid_immediate", "tenantid", "use_ptime",
         "force_avp", "media_use_received_transport", "media_encryption_optimistic", "g726_non_standard", "inband_progress", "call_group",
         "pickup_group", "named_call_group", "named_pickup_group", "device_state_busy_at", "t38_udptl", "t38_udptl_ec",
         "t38_udptl_maxdatagram", "fax_detect", "fax_detect_timeout", "t38_udptl_nat", "t38_udptl_ipv6", "t38_bind_udptl_to_media_address",
@@ -178,8 +194,8 @@ public sealed record Endpoint(string Id) : SipObject(Id), ISipObject<Endpoint>
         "dtls_ca_path", "dtls_setup", "dtls_fingerprint", "srtp_tag_32", "set_var", "message_context",
         "accountcode", "preferred_codec_only", "incoming_call_offer_pref", "outgoing_call_offer_pref", "rtp_keepalive", "rtp_timeout",
         "rtp_timeout_hold", "rtp_port_start", "rtp_port_end", "contact_acl", "contact_deny", "contact_permit",
-        "subscribe_context", "contact_user", "asymmetric_rtp_codec", "rtcp_mux", "refer_blind_progress", "notify_early_inuse_ringing",
-        "max_audio_streams", "max_video_streams", "bundle", "webrtc", "incoming_mwi_mailbox", "follow_early_media_fork",
+        "subscribe_context", "contact_user", "asymmetric_rtp_codec", "refer_blind_progress", "notify_early_inuse_ringing",
+        "max_audio_streams", "max_video_streams", "bundle", "incoming_mwi_mailbox", "follow_early_media_fork",
         "accept_multiple_sdp_answers", "suppress_q850_reason_headers", "ignore_183_without_sdp", "stir_shaken", "stir_shaken_profile", "allow_unauthenticated_options",
         "security_negotiation", "security_mechanisms", "geoloc_incoming_call_profile", "geoloc_outgoing_call_profile", "send_aoc", "suppress_moh_on_sendonly",
     ];
@@ -221,6 +237,9 @@ public sealed record Endpoint(string Id) : SipObject(Id), ISipObject<Endpoint>
             o.AclRules("permit", "deny", e => e.AclRules, (e, v) => e with { AclRules = v });
             o.Text("outbound_proxy", e => e.OutboundProxy, (e, v) => e with { OutboundProxy = v });
             o.Bool("ice_support", e => e.IceSupport, (e, v) => e with { IceSupport = v });
+            o.Bool("use_avpf", e => e.UseAvpf, (e, v) => e with { UseAvpf = v });
+            o.Bool("rtcp_mux", e => e.RtcpMux, (e, v) => e with { RtcpMux = v });
+            o.Bool("webrtc", e => e.Webrtc, (e, v) => e with { Webrtc = v });
         },
         validate: null,
         unsupported: UnsupportedOptions);

@@ -1,6 +1,8 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Text;
+using Microsoft.Extensions.Logging;
+using PjSharp.DataAccess;
 using PjSharp.Interop;
 using PjSharp.Sessions;
 
@@ -10,6 +12,11 @@ namespace PjSharp.Media;
 /// A session's audio: its RTP/RTCP sockets and, once offer/answer completes, either a pjmedia
 /// stream (codecs, jitter buffer, RFC 4733 in and out, playback) or the RTP reflector that
 /// echoes what arrives. Every method runs on the session's servant.
+/// For an endpoint with WebRTC media (<c>webrtc</c>, or <c>ice_support</c> and
+/// <c>media_encryption=dtls</c> on their own) the sockets are a chain of pjmedia transports: ICE
+/// (full ICE, host candidates on the media address) under DTLS-SRTP, with RTCP multiplexed on the
+/// RTP port when <c>rtcp_mux</c> is on; the transports write their own SDP attributes, and the
+/// stream or the echo runs on top of the chain, seeing plain RTP.
 /// </summary>
 public sealed unsafe class AudioChannel
 {
@@ -28,6 +35,9 @@ public sealed unsafe class AudioChannel
     private bool _closed;
     private bool _started;
     private MediaRelay? _relay;
+    private bool _transportCreated;
+    private readonly TaskCompletionSource _iceDone = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource _dtlsDone = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     private AudioChannel(SipSession session)
     {
@@ -35,6 +45,55 @@ public sealed unsafe class AudioChannel
         _pool = session.Service.Endpoint.CreatePool("audio", 2048, 2048);
         _self = GCHandle.Alloc(this, GCHandleType.Weak);
         LocalAddress = session.MediaAddress;
+        var media = session.Endpoint.EffectiveMedia;
+        UsesAvpf = media.UseAvpf;
+        UsesIce = media.IceSupport;
+        UsesDtls = media.Encryption == MediaEncryption.Dtls;
+        UsesRtcpMux = media.RtcpMux;
+    }
+
+    /// <summary>Whether this side offers the AVPF profile (RTP/AVPF, or RTP/SAVPF under DTLS).</summary>
+    public bool UsesAvpf { get; }
+
+    /// <summary>Whether the sockets are an ICE transport (host candidates, full ICE).</summary>
+    public bool UsesIce { get; }
+
+    /// <summary>Whether SRTP keyed by DTLS runs over the sockets (media_encryption=dtls).</summary>
+    public bool UsesDtls { get; }
+
+    /// <summary>Whether RTCP is offered on the RTP port (rtcp-mux).</summary>
+    public bool UsesRtcpMux { get; }
+
+    /// <summary>Whether the transports write SDP attributes of their own (ICE or DTLS).</summary>
+    public bool IsWebRtc => UsesIce || UsesDtls;
+
+    /// <summary>Completes when ICE connectivity checks succeed; faults when they fail. Never completes without ICE.</summary>
+    public Task IceCompletion => _iceDone.Task;
+
+    /// <summary>Completes when DTLS has produced the SRTP keys; faults when the handshake fails. Never completes without DTLS.</summary>
+    public Task DtlsCompletion => _dtlsDone.Task;
+
+    /// <summary>RTP packets the echo has received (after SRTP decryption on a DTLS chain).</summary>
+    public long EchoReceivedPackets => _echoAttached ? (long)PjSharpNative.pjsharp_media_echo_received(_echoState) : _echoReceived;
+
+    private long _echoReceived;
+
+    /// <summary>This side's DTLS certificate fingerprint as the SDP carries it ("SHA-256 AB:CD:..."), or null without DTLS.</summary>
+    public string? LocalFingerprint
+    {
+        get
+        {
+            if (!UsesDtls || _transport == null)
+                return null;
+            var buffer = stackalloc byte[160];
+            nuint length = 160;
+            fixed (byte* hash = "SHA-256\0"u8)
+            {
+                if (PjmediaTransportSrtp.pjmedia_transport_srtp_dtls_get_fingerprint(_transport, hash, buffer, &length) != ThrowHelper.Success)
+                    return null;
+            }
+            return Encoding.ASCII.GetString(buffer, (int)length);
+        }
     }
 
     /// <summary>The address in this side's SDP.</summary>
@@ -119,17 +178,112 @@ public sealed unsafe class AudioChannel
             {
                 var port = service.RtpPorts.Next();
                 pjmedia_transport* transport;
-                status = PjmediaTransportUdp.pjmedia_transport_udp_create3(service.Media.Native, family, null, &address, port, options, &transport);
+                status = UsesIce
+                    ? PjSharpNative.pjsharp_media_ice_create(service.Media.Native, service.Endpoint.PoolFactory,
+                        PjsipSipEndpoint.pjsip_endpt_get_timer_heap(service.Endpoint.Native), (pj_pool_t*)_pool.DangerousGetHandle(),
+                        &address, (uint)port, UsesRtcpMux ? 1u : 2u, &OnTransportEvent, (void*)GCHandle.ToIntPtr(_self), &transport)
+                    : PjmediaTransportUdp.pjmedia_transport_udp_create3(service.Media.Native, family, null, &address, port, options, &transport);
                 if (status == ThrowHelper.Success)
                 {
                     _transport = transport;
                     LocalPort = port;
+                    if (UsesDtls)
+                        AddDtls();
+                    if (IsWebRtc)
+                        MediaLog.WebRtcTransportOpened(service.Log, _session.CallId, LocalAddress, port, UsesIce, UsesDtls, UsesRtcpMux);
                     return;
                 }
             }
         }
         throw new MediaUnavailableException(
             $"No RTP port free on {LocalAddress} after {attempts} tries in {service.RtpPorts.First}-{service.RtpPorts.Last}: {ThrowHelper.StatusText(status)}");
+    }
+
+    /// <summary>SRTP keyed by DTLS over the socket transport; closing it closes the member.</summary>
+    private void AddDtls()
+    {
+        pjmedia_transport* srtp;
+        var status = PjSharpNative.pjsharp_media_srtp_dtls_create(_session.Service.Media.Native, _transport, (pj_pool_t*)_pool.DangerousGetHandle(),
+            &OnTransportEvent, (void*)GCHandle.ToIntPtr(_self), &srtp);
+        if (status != ThrowHelper.Success)
+        {
+            _ = PjSharpNative.pjsharp_media_transport_close(_transport);
+            _transport = null;
+            ThrowHelper.Throw(status, "creating the DTLS-SRTP transport");
+        }
+        _transport = srtp;
+    }
+
+    /// <summary>
+    /// Lets the transport chain write its attributes (ICE credentials and candidates, the DTLS
+    /// fingerprint and setup role, rtcp-mux) into this side's SDP, the stream at
+    /// <paramref name="localIndex"/>. <paramref name="remote"/> is the offer being answered (its stream
+    /// at <paramref name="remoteIndex"/>), or null for an offer. The first call starts the transports'
+    /// media session (the ICE role comes from whether we offer or answer).
+    /// </summary>
+    internal void EncodeTransportSdp(pj_pool_t* pool, pjmedia_sdp_session* local, int localIndex, pjmedia_sdp_session* remote, int remoteIndex)
+    {
+        if (!IsWebRtc || _closed)
+            return;
+        if (remote != null && remoteIndex != localIndex)
+        {
+            // pjmedia's transports read the same index in both descriptions: line the offer up with ours.
+            var aligned = (pjmedia_sdp_session*)PjPool.pj_pool_alloc(pool, (nuint)sizeof(pjmedia_sdp_session));
+            *aligned = *remote;
+            aligned->media[localIndex] = remote->media[remoteIndex];
+            aligned->media_count = Math.Max(aligned->media_count, (uint)localIndex + 1);
+            remote = aligned;
+        }
+        if (!_transportCreated)
+        {
+            var options = UsesRtcpMux ? (uint)PjConstants.PJMEDIA_TPMED_RTCP_MUX : 0u;
+            ThrowHelper.ThrowIfFailed(PjSharpNative.pjsharp_media_transport_media_create(_transport, pool, options, remote, (uint)localIndex),
+                "pjmedia_transport_media_create");
+            _transportCreated = true;
+        }
+        ThrowHelper.ThrowIfFailed(PjSharpNative.pjsharp_media_transport_encode_sdp(_transport, pool, local, remote, (uint)localIndex),
+            "pjmedia_transport_encode_sdp");
+        if (UsesAvpf)
+            SdpNative.UseFeedbackProfile(pool, local, localIndex);
+    }
+
+    [UnmanagedCallersOnly(CallConvs = [typeof(CallConvCdecl)])]
+    private static void OnTransportEvent(void* context, int kind, int status)
+    {
+        try
+        {
+            if (GCHandle.FromIntPtr((nint)context).Target is not AudioChannel channel)
+                return;
+            var log = channel._session.Service.Log;
+            var callId = channel._session.CallId;
+            switch (kind)
+            {
+                case PjSharpNative.MediaEventIceInit when status != ThrowHelper.Success:
+                    MediaLog.IceFailed(log, callId, "candidate gathering", ThrowHelper.StatusText(status));
+                    break;
+                case PjSharpNative.MediaEventIceNegotiated when status == ThrowHelper.Success:
+                    MediaLog.IceNegotiated(log, callId);
+                    channel._iceDone.TrySetResult();
+                    break;
+                case PjSharpNative.MediaEventIceNegotiated:
+                    MediaLog.IceFailed(log, callId, "negotiation", ThrowHelper.StatusText(status));
+                    channel._iceDone.TrySetException(new PjSipException(status, "ICE negotiation", ThrowHelper.StatusText(status)));
+                    break;
+                case PjSharpNative.MediaEventDtlsNegotiated when status == ThrowHelper.Success:
+                    MediaLog.DtlsNegotiated(log, callId);
+                    channel._dtlsDone.TrySetResult();
+                    break;
+                case PjSharpNative.MediaEventDtlsNegotiated:
+                    MediaLog.DtlsFailed(log, callId, ThrowHelper.StatusText(status));
+                    channel._dtlsDone.TrySetException(new PjSipException(status, "DTLS-SRTP negotiation", ThrowHelper.StatusText(status)));
+                    break;
+            }
+        }
+#pragma warning disable CA1031 // Nothing may unwind into pjmedia.
+        catch
+#pragma warning restore CA1031
+        {
+        }
     }
 
     /// <summary>Sends received RTP back to the peer from now on (before or after the answer).</summary>
@@ -211,6 +365,7 @@ public sealed unsafe class AudioChannel
         _relay?.Detach(this);
         if (_echoAttached)
         {
+            _echoReceived += (long)PjSharpNative.pjsharp_media_echo_received(_echoState);
             PjSharpNative.pjsharp_media_transport_detach(_transport, _echoState);
             _echoAttached = false;
         }
@@ -219,7 +374,9 @@ public sealed unsafe class AudioChannel
             _ = PjmediaStream.pjmedia_stream_destroy(_stream);
             _stream = null;
         }
-        if (_started)
+        // ICE and DTLS keep their session across offers and answers: media_start again updates them,
+        // media_stop would end them (Close stops them with the transport).
+        if (_started && !IsWebRtc)
         {
             _ = PjSharpNative.pjsharp_media_transport_stop(_transport);
             _started = false;

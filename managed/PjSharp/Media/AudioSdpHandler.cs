@@ -1,5 +1,6 @@
 using System.Globalization;
 using PjSharp.DataAccess;
+using PjSharp.Interop;
 using PjSharp.Sessions;
 
 namespace PjSharp.Media;
@@ -9,11 +10,17 @@ namespace PjSharp.Media;
 /// range, the endpoint's codecs (<c>allow</c>: ulaw, alaw, g722 are served), RFC 4733
 /// telephone-events unless the endpoint's <c>dtmf_mode</c> rules them out, and
 /// <c>rtp_symmetric</c> (answer RTP where it comes from). Each session gets an <see cref="AudioChannel"/>.
+/// WebRTC endpoints (<c>webrtc=yes</c>, or <c>use_avpf</c>, <c>ice_support</c>, <c>rtcp_mux</c>,
+/// <c>media_encryption=dtls</c> one by one) get UDP/TLS/RTP/SAVPF with ICE and DTLS-SRTP, whose
+/// attributes pjmedia's transports write; <c>allow=opus</c> offers Opus (48000/2).
 /// </summary>
-public sealed class AudioSdpHandler : SdpHandler
+public sealed unsafe class AudioSdpHandler : SdpHandler
 {
     /// <summary>The payload type offered for telephone-event.</summary>
     public const int TelephoneEventPayloadType = 101;
+
+    /// <summary>The payload type offered for Opus (the one browsers use).</summary>
+    public const int OpusPayloadType = 111;
 
     private static readonly IReadOnlyList<string> DefaultCodecs = ["ulaw", "alaw", "g722"];
 
@@ -27,6 +34,7 @@ public sealed class AudioSdpHandler : SdpHandler
             ["alaw"] = (8, "PCMA/8000"),
             ["g722"] = (9, "G722/8000"),
             ["gsm"] = (3, "GSM/8000"),
+            ["opus"] = (OpusPayloadType, "opus/48000/2"),
         };
 
     public override SdpMediaDescription? CreateOffer(SipSession session, SdpDirection direction)
@@ -37,7 +45,8 @@ public sealed class AudioSdpHandler : SdpHandler
         {
             Media = "audio",
             Port = channel.LocalPort,
-            Transport = "RTP/AVP",
+            // The DTLS transport rewrites it (UDP/TLS/RTP/SAVP, plus F for AVPF) in EncodeTransport.
+            Transport = channel.UsesAvpf ? "RTP/AVPF" : "RTP/AVP",
             ConnectionAddress = channel.LocalAddress,
         };
         var endpoint = session.Endpoint;
@@ -49,6 +58,8 @@ public sealed class AudioSdpHandler : SdpHandler
             var payloadType = codec.PayloadType.ToString(CultureInfo.InvariantCulture);
             stream.Formats.Add(payloadType);
             stream.Attributes.Add(new SdpAttributeLine("rtpmap", $"{payloadType} {codec.RtpMap}"));
+            if (codec.PayloadType == OpusPayloadType)
+                stream.Attributes.Add(new SdpAttributeLine("fmtp", $"{payloadType} useinbandfec=1"));
         }
         if (stream.Formats.Count == 0)
             return null;
@@ -73,13 +84,21 @@ public sealed class AudioSdpHandler : SdpHandler
     {
         ArgumentNullException.ThrowIfNull(session);
         ArgumentNullException.ThrowIfNull(offer);
+        // DTLS-SRTP is mandatory when configured: an offer of plain RTP is declined (488).
+        if (session.Endpoint.EffectiveMedia.Encryption == MediaEncryption.Dtls && !offer.Transport.StartsWith("UDP/TLS/RTP/SAVP", StringComparison.Ordinal))
+            return null;
         foreach (var name in Allowed(session))
         {
             if (!SupportedCodecs.TryGetValue(name, out var codec))
                 continue;
             var encoding = codec.RtpMap[..codec.RtpMap.IndexOf('/', StringComparison.Ordinal)];
-            if (offer.Formats.Exists(f => string.Equals(offer.EncodingOf(f), encoding, StringComparison.OrdinalIgnoreCase)))
-                return CreateOffer(session, direction);
+            if (!offer.Formats.Exists(f => string.Equals(offer.EncodingOf(f), encoding, StringComparison.OrdinalIgnoreCase)))
+                continue;
+            var answer = CreateOffer(session, direction);
+            // Browsers name their m= lines (a=mid, RFC 5888) and look for the name in the answer.
+            if (answer != null && offer.GetAttribute("mid") is { Length: > 0 } mid)
+                answer.Attributes.Add(new SdpAttributeLine("mid", mid));
+            return answer;
         }
         return null;
     }
@@ -89,6 +108,10 @@ public sealed class AudioSdpHandler : SdpHandler
         ArgumentNullException.ThrowIfNull(session);
         AudioChannel.GetOrOpen(session).Apply(local, remote);
     }
+
+    internal override void EncodeTransport(SipSession session, pj_pool_t* pool, pjmedia_sdp_session* local, int localIndex,
+        pjmedia_sdp_session* remote, int remoteIndex) =>
+        AudioChannel.Find(session)?.EncodeTransportSdp(pool, local, localIndex, remote, remoteIndex);
 
     private static IReadOnlyList<string> Allowed(SipSession session) =>
         session.MediaPreferences?.Codecs ?? (session.Endpoint.Allow.Count == 0 ? DefaultCodecs : [.. session.Endpoint.Allow]);

@@ -1,3 +1,4 @@
+using PjSharp.Interop;
 using PjSharp.Sessions;
 
 namespace PjSharp.Media;
@@ -9,7 +10,7 @@ namespace PjSharp.Media;
 /// streams of a type that no handler takes are declined with port 0 (RFC 3264 §6).
 /// Handlers run on the session's servant, in order with the rest of its work; they must not block.
 /// </summary>
-public abstract class SdpHandler
+public abstract unsafe class SdpHandler
 {
     /// <summary>The media type this handler owns, as in the <c>m=</c> line.</summary>
     public abstract string MediaType { get; }
@@ -26,6 +27,15 @@ public abstract class SdpHandler
 
     /// <summary>Offer/answer completed: start or change the stream as negotiated (local and remote are active).</summary>
     public abstract void Apply(SipSession session, SdpMediaDescription local, SdpMediaDescription remote);
+
+    /// <summary>
+    /// The built description, parsed: the stream's transports may add what only they know (ICE
+    /// candidates, DTLS fingerprints). <paramref name="remote"/> is the offer when answering.
+    /// </summary>
+    internal virtual void EncodeTransport(SipSession session, pj_pool_t* pool, pjmedia_sdp_session* local, int localIndex,
+        pjmedia_sdp_session* remote, int remoteIndex)
+    {
+    }
 
     /// <summary>The session ended: release what <see cref="CreateOffer"/> or <see cref="Apply"/> opened (called once, on the servant).</summary>
     public virtual void Release(SipSession session)

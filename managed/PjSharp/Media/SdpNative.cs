@@ -75,4 +75,24 @@ internal static unsafe class SdpNative
             return Encoding.UTF8.GetString(buffer, 0, length);
         }
     }
+
+    /// <summary>
+    /// Adds the feedback profile (RFC 4585) to the transport of the stream at <paramref name="index"/>:
+    /// RTP/AVP becomes RTP/AVPF, UDP/TLS/RTP/SAVP (as pjmedia's DTLS writes it) UDP/TLS/RTP/SAVPF.
+    /// </summary>
+    public static void UseFeedbackProfile(pj_pool_t* pool, pjmedia_sdp_session* sdp, int index)
+    {
+        if (index >= sdp->media_count)
+            return;
+        var media = (pjmedia_sdp_media*)sdp->media[index];
+        var transport = PjStr.ToManagedString(media->desc.transport);
+        if (!transport.EndsWith("AVP", StringComparison.Ordinal))
+            return;
+        var bytes = Encoding.ASCII.GetBytes(transport + "F");
+        var buffer = (byte*)PjPool.pj_pool_alloc(pool, (nuint)bytes.Length);
+        if (buffer == null)
+            throw new PjSipException("Out of pool memory for an SDP transport.");
+        bytes.CopyTo(new Span<byte>(buffer, bytes.Length));
+        media->desc.transport = PjStr.FromPointer(buffer, bytes.Length);
+    }
 }

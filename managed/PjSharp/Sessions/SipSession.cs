@@ -542,6 +542,7 @@ public sealed unsafe partial class SipSession
         if (_passthroughLocal != null)
             return SdpNative.Parse(Dialog->pool, _passthroughLocal);
         var streams = new List<SdpMediaDescription>();
+        var owners = new List<SdpHandler>();
         foreach (var handler in Service.SdpHandlers)
         {
             var stream = handler.CreateOffer(this, _wantedDirection);
@@ -549,10 +550,14 @@ public sealed unsafe partial class SipSession
                 continue;
             Join(handler);
             streams.Add(stream);
+            owners.Add(handler);
         }
         if (streams.Count == 0)
             throw new InvalidOperationException("No SDP handler offered a stream.");
-        return Parse(streams);
+        var sdp = Parse(streams);
+        for (var i = 0; i < owners.Count; i++)
+            owners[i].EncodeTransport(this, Dialog->pool, sdp, i, null, 0);
+        return sdp;
     }
 
     /// <summary>This side's capabilities for <paramref name="offer"/>; null when no handler takes any stream.</summary>
@@ -575,6 +580,7 @@ public sealed unsafe partial class SipSession
         }
         var offered = SdpNative.Read(offer);
         var streams = new List<SdpMediaDescription>();
+        var owners = new List<(SdpHandler Handler, int OfferIndex)>();
         var used = new HashSet<SdpHandler>();
         foreach (var stream in offered)
         {
@@ -586,8 +592,14 @@ public sealed unsafe partial class SipSession
                 continue;
             Join(handler);
             streams.Add(local);
+            owners.Add((handler, stream.Index));
         }
-        return streams.Count == 0 ? null : Parse(streams);
+        if (streams.Count == 0)
+            return null;
+        var sdp = Parse(streams);
+        for (var i = 0; i < owners.Count; i++)
+            owners[i].Handler.EncodeTransport(this, Dialog->pool, sdp, i, offer, owners[i].OfferIndex);
+        return sdp;
     }
 
     private void Join(SdpHandler handler)

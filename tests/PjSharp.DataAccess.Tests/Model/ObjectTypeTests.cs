@@ -105,6 +105,17 @@ public sealed class ObjectTypeTests
     }
 
     [Test]
+    public void Webrtc_turns_on_what_browsers_need_as_asterisk_does()
+    {
+        var webrtc = (Endpoint)Endpoint.Type.FromFields("browser", [new("webrtc", "yes"), new("media_encryption", "no")]);
+        Assert.That(webrtc.EffectiveMedia, Is.EqualTo((true, true, true, MediaEncryption.Dtls)), "webrtc=yes wins over the options it sets");
+        var each = (Endpoint)Endpoint.Type.FromFields("phone",
+            [new("use_avpf", "yes"), new("rtcp_mux", "yes"), new("ice_support", "yes"), new("media_encryption", "dtls")]);
+        Assert.That(each.EffectiveMedia, Is.EqualTo((true, true, true, MediaEncryption.Dtls)));
+        Assert.That(((Endpoint)Endpoint.Type.CreateDefault("plain")).EffectiveMedia, Is.EqualTo((false, false, false, MediaEncryption.No)));
+    }
+
+    [Test]
     public void Acl_rules_keep_their_order_through_storage()
     {
         var acl = (Acl)Acl.Type.FromFields("a", [new("permit", "10.0.0.0/8"), new("deny", "10.1.0.0/16"), new("permit", "10.1.2.0/24")]);
