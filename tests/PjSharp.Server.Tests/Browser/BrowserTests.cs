@@ -21,7 +21,10 @@ public class BrowserTests
             Assert.Fail(missing);
         SipTestServer.RequireSipp();
         _browser = await BrowserHost.StartAsync();
-        _server = await RegistrarTestServer.StartAsync(RegistrarTestServer.Phones(), "--transport", "ws:127.0.0.1:0");
+        // erin's endpoint is a WebRTC one (webrtc=yes: ICE, DTLS-SRTP, rtcp-mux, AVPF, Opus).
+        var erin = "\n[erin]\ntype=endpoint\ncontext=default\nauth=erin\naors=erin\nwebrtc=yes\nallow=opus,ulaw\n\n"
+            + "[erin]\ntype=auth\nusername=erin\npassword=secret-erin\n\n[erin]\ntype=aor\nmax_contacts=5\nremove_existing=yes\n";
+        _server = await RegistrarTestServer.StartAsync(RegistrarTestServer.Phones(more: erin), "--transport", "ws:127.0.0.1:0");
     }
 
     [OneTimeTearDown]
@@ -97,6 +100,29 @@ public class BrowserTests
         var received = await page.EvaluateAsync<string>("() => JSON.stringify(window.phone.events.filter(e => e.type === 'message'))");
         Assert.That(received, Does.Contain("sipp-says-hello").And.Contain("sip:bob@"), "the page saw the message and its sender");
     }
+
+    [Test]
+    public async Task A_browser_calls_echo_over_webrtc_and_hears_its_own_audio_back()
+    {
+        var page = await RegisteredPhoneAsync("erin");
+        var state = await page.EvaluateAsync<string>("(target) => window.phone.call(target)", "sip:echo@127.0.0.1");
+        Assert.That(state, Is.EqualTo("Established"), _server.Output);
+
+        // The fake microphone's tone goes out over DTLS-SRTP and comes back from echo.
+        await Task.Delay(3000);
+        var media = System.Text.Json.JsonSerializer.Deserialize<MediaFigures>(
+            await page.EvaluateAsync<string>("async () => JSON.stringify(await window.phone.media())"), JsonFromPage)!;
+        TestContext.Out.WriteLine($"browser sent {media.PacketsSent} RTP packets, received {media.PacketsReceived}, codec {media.Codec}, audio level {media.AudioLevel:0.000}, total audio energy {media.TotalAudioEnergy:0.000000}");
+        await page.EvaluateAsync("() => window.phone.hangup()");
+
+        Assert.That(media.PacketsSent, Is.GreaterThan(50), "the browser sent audio");
+        Assert.That(media.PacketsReceived, Is.GreaterThan(50), "echo sent it back, decrypted by the browser\n" + _server.Output);
+        Assert.That(media.TotalAudioEnergy, Is.GreaterThan(0), "what came back is the fake microphone's tone, not silence");
+    }
+
+    private static readonly System.Text.Json.JsonSerializerOptions JsonFromPage = new(System.Text.Json.JsonSerializerDefaults.Web);
+
+    private sealed record MediaFigures(int PacketsSent, int PacketsReceived, double AudioLevel, double TotalAudioEnergy, string Codec);
 
     private string ShowContacts() => Qualify.ServeQualifyTests.Show(_server.ConfigFile, _server.Database).Output;
 }
