@@ -47,6 +47,8 @@ internal sealed partial class WebSocketComponent(RegistrarComponent registrar) :
         _server = server;
         _logger = server.LoggerFactory.CreateLogger("PjSharp.WebSocket");
         WebSocketSipTransport.RegisterTypes();
+        // Browsers' .invalid Contacts become their connection's address before dialogs see them.
+        server.Register(new WebSocketContactRewriter());
         var options = server.Options.WebSocket;
 
         var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions());

@@ -138,7 +138,9 @@ public sealed partial class CallBridge
                 return;
             }
             // direct_media on the caller and every target: the SDP passes end to end, media does not touch us.
-            var direct = caller.Endpoint.DirectMedia && plan.Targets.All(t => (t.Endpoint ?? _sessions.Options.DefaultEndpoint).DirectMedia);
+            // Both phones must also speak the same media (a WebRTC browser and a plain RTP phone cannot meet directly).
+            var direct = caller.Endpoint.DirectMedia && plan.Targets.All(t => (t.Endpoint ?? _sessions.Options.DefaultEndpoint) is var callee
+                && callee.DirectMedia && callee.EffectiveMedia == caller.Endpoint.EffectiveMedia);
             var offerSdp = direct ? await caller.InvokeAsync(() => caller.InitialOfferSdp).ConfigureAwait(false) : null;
             if (offerSdp != null)
             {

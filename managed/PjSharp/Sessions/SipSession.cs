@@ -198,9 +198,34 @@ public sealed unsafe partial class SipSession
 
     internal bool IsIncomingInvitePending { get; set; }
 
-    internal pjmedia_sdp_session* NegotiatedLocal { get; private set; }
+    /// <summary>This side's SDP of the last completed offer/answer (being applied, or active in pjmedia's negotiator).</summary>
+    internal pjmedia_sdp_session* NegotiatedLocal
+    {
+        get
+        {
+            if (_negotiatedLocal != null || Inv == null || Inv->neg == null)
+                return _negotiatedLocal;
+            pjmedia_sdp_session* local;
+            return PjmediaSdpNeg.pjmedia_sdp_neg_get_active_local(Inv->neg, &local) == ThrowHelper.Success ? local : null;
+        }
+        private set => _negotiatedLocal = value;
+    }
 
-    internal pjmedia_sdp_session* NegotiatedRemote { get; private set; }
+    /// <summary>The peer's SDP of the last completed offer/answer.</summary>
+    internal pjmedia_sdp_session* NegotiatedRemote
+    {
+        get
+        {
+            if (_negotiatedRemote != null || Inv == null || Inv->neg == null)
+                return _negotiatedRemote;
+            pjmedia_sdp_session* remote;
+            return PjmediaSdpNeg.pjmedia_sdp_neg_get_active_remote(Inv->neg, &remote) == ThrowHelper.Success ? remote : null;
+        }
+        private set => _negotiatedRemote = value;
+    }
+
+    private pjmedia_sdp_session* _negotiatedLocal;
+    private pjmedia_sdp_session* _negotiatedRemote;
 
     internal bool IsOnServant => SessionService.CurrentKey == Key && Key != 0;
 

@@ -22,7 +22,7 @@ public class BrowserTests
         SipTestServer.RequireSipp();
         _browser = await BrowserHost.StartAsync();
         // erin's endpoint is a WebRTC one (webrtc=yes: ICE, DTLS-SRTP, rtcp-mux, AVPF, Opus).
-        var erin = "\n[erin]\ntype=endpoint\ncontext=default\nauth=erin\naors=erin\nwebrtc=yes\nallow=opus,ulaw\n\n"
+        var erin = "\n[erin]\ntype=endpoint\ncontext=default\nauth=erin\naors=erin\nwebrtc=yes\nallow=opus,alaw,ulaw\n\n"
             + "[erin]\ntype=auth\nusername=erin\npassword=secret-erin\n\n[erin]\ntype=aor\nmax_contacts=5\nremove_existing=yes\n";
         _server = await RegistrarTestServer.StartAsync(RegistrarTestServer.Phones(more: erin), "--transport", "ws:127.0.0.1:0");
     }
@@ -118,6 +118,38 @@ public class BrowserTests
         Assert.That(media.PacketsSent, Is.GreaterThan(50), "the browser sent audio");
         Assert.That(media.PacketsReceived, Is.GreaterThan(50), "echo sent it back, decrypted by the browser\n" + _server.Output);
         Assert.That(media.TotalAudioEnergy, Is.GreaterThan(0), "what came back is the fake microphone's tone, not silence");
+    }
+
+    [Test]
+    public async Task A_sipp_phone_calls_the_browser_which_answers_and_receives_its_audio_through_the_bridge()
+    {
+        var page = await RegisteredPhoneAsync("erin");
+        await page.EvaluateAsync("() => { window.phone.autoAnswer = true; }");
+        using var media = new RtpSink();
+        // alice (SIPp, plain RTP) calls erin (the browser, WebRTC): the bridge relays between the two kinds of media.
+        var caller = SippRunner.RunAsync(new SippOptions
+        {
+            Scenario = SippRunner.Scenario("bridge-caller-uac.xml"),
+            Target = $"127.0.0.1:{_server.Udp.Port}",
+            Service = "erin",
+            Timeout = TimeSpan.FromSeconds(40),
+            TraceErrors = true,
+            ExtraArguments = ["-au", "alice", "-ap", "secret-alice", "-key", "caller", "alice", "-d", "4000",
+                "-key", "rtp_port", media.Port.ToString(System.Globalization.CultureInfo.InvariantCulture), "-key", "pcap", "/usr/share/sip-tester/g711a.pcap"],
+        });
+        var fromBrowser = media.CollectUntilAsync(caller);
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+        while (!(await page.EvaluateAsync<bool>("() => window.phone.events.some(e => e.type === 'answered')")) && DateTime.UtcNow < deadline && !caller.IsCompleted)
+            await Task.Delay(100);
+        await Task.Delay(2000);
+        var figures = System.Text.Json.JsonSerializer.Deserialize<MediaFigures>(
+            await page.EvaluateAsync<string>("async () => JSON.stringify(await window.phone.media())"), JsonFromPage)!;
+        TestContext.Out.WriteLine($"browser received {figures.PacketsReceived} RTP packets ({figures.Codec}), sent {figures.PacketsSent}");
+        var result = await caller;
+
+        Assert.That(result.Successful, Is.EqualTo(1), "the browser answered and the call completed: " + result.Describe() + "\n" + _server.Output);
+        Assert.That(figures.PacketsReceived, Is.GreaterThan(50), "SIPp's audio reached the browser over DTLS-SRTP");
+        Assert.That((await fromBrowser).Count, Is.GreaterThan(50), "the browser's audio reached SIPp as plain RTP");
     }
 
     private static readonly System.Text.Json.JsonSerializerOptions JsonFromPage = new(System.Text.Json.JsonSerializerDefaults.Web);
