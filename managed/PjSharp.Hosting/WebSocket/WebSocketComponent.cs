@@ -17,7 +17,7 @@ namespace PjSharp.Hosting.WebSocket;
 /// pjsip as its own transport. When a connection closes its transport goes, and so do the bindings
 /// registered over it.
 /// </summary>
-internal sealed partial class WebSocketComponent(RegistrarComponent registrar) : IPjSharpComponent, IAsyncDisposable
+internal sealed partial class WebSocketComponent(RegistrarComponent registrar, SessionsComponent sessions) : IPjSharpComponent, IAsyncDisposable
 {
     private const string SubProtocol = "sip";
     private readonly Lock _gate = new();
@@ -153,6 +153,7 @@ internal sealed partial class WebSocketComponent(RegistrarComponent registrar) :
             {
                 transport.Close();
                 registrar.Service?.RemoveConnectionBindings(transport.RemoteEndPoint);
+                sessions.Service?.EndSessionsOnConnection(transport.RemoteEndPoint);
                 LogClosed(_logger, transport);
             }
         }

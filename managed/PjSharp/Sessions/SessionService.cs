@@ -375,6 +375,26 @@ public sealed unsafe partial class SessionService : SipService, IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// A WebSocket connection closed: the calls with a peer on it end at once, without a BYE that could
+    /// not leave (as Asterisk ends sessions whose reliable transport goes). Returns how many.
+    /// </summary>
+    public int EndSessionsOnConnection(System.Net.IPEndPoint remote)
+    {
+        ArgumentNullException.ThrowIfNull(remote);
+        var address = remote.Address.IsIPv4MappedToIPv6 ? remote.Address.MapToIPv4() : remote.Address;
+        var key = SipSession.ConnectionKey(address.ToString(), remote.Port);
+        var ended = 0;
+        foreach (var session in _sessions.Keys)
+        {
+            if (session.Connection != key)
+                continue;
+            ended++;
+            _ = session.InvokeAsync(() => session.Terminate(session.IsIncomingInvitePending ? 480 : 408));
+        }
+        return ended;
+    }
+
     /// <summary>The session of the dialog with this Call-ID, local tag and remote tag, if this service has it.</summary>
     public SipSession? FindSession(string callId, string localTag, string remoteTag)
     {
@@ -459,6 +479,7 @@ public sealed unsafe partial class SessionService : SipService, IAsyncDisposable
             session.Attach(inv);
             Track(session);
             session.Target = Encoding.UTF8.GetString(request.RequestUriUser);
+            session.NoteConnection(rdata);
             session.RemoteIdentity = CallerIdentityExtension.FromHeader(request.GetHeader("From"), IdentitySource.From) ?? session.RemoteIdentity;
             if (!StartTimers(session, setup, rdata))
             {

@@ -723,6 +723,8 @@ public sealed unsafe partial class SipSession
             }
             return;
         }
+        if (e != null && e->type == pjsip_event_id_e.PJSIP_EVENT_TSX_STATE && e->body.tsx_state.type == pjsip_event_id_e.PJSIP_EVENT_RX_MSG)
+            NoteConnection(e->body.tsx_state.src.rdata);
         if (tsx == Inv->invite_tsx && tsx->state == pjsip_tsx_state_e.PJSIP_TSX_STATE_PROCEEDING && tsx->status_code is > 100 and < 200
             && e != null && e->body.tsx_state.type == pjsip_event_id_e.PJSIP_EVENT_RX_MSG)
         {
@@ -787,6 +789,23 @@ public sealed unsafe partial class SipSession
 
     internal bool RemoteOfferPending { get; set; }
 
+    /// <summary>For a peer on a WebSocket connection, "address|port" of it: the call cannot outlive that socket.</summary>
+    internal string? Connection { get; private set; }
+
+    internal void NoteConnection(pjsip_rx_data* rdata)
+    {
+        if (Connection != null || rdata == null)
+            return;
+        var transport = PjSharp.Messages.MessageReader.TransportName(rdata);
+        if (!transport.StartsWith("WS", StringComparison.OrdinalIgnoreCase))
+            return;
+        var source = new ReadOnlySpan<byte>(rdata->pkt_info.src_name, 46);
+        var end = source.IndexOf((byte)0);
+        Connection = ConnectionKey(Encoding.ASCII.GetString(end < 0 ? source : source[..end]), rdata->pkt_info.src_port);
+    }
+
+    internal static string ConnectionKey(string address, int port) => string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{address}|{port}");
+
     /// <summary>The peer's last re-INVITE or UPDATE offer on a passthrough session, as text.</summary>
     internal string? LastRemoteOfferSdp { get; private set; }
 
@@ -828,7 +847,9 @@ public sealed unsafe partial class SipSession
         _inviteHandle?.Dispose();
         if (_self.IsAllocated)
             _self.Free();
-        _completion.TrySetResult(new SessionEnd(_wasConnected ? 200 : (_finalStatus == 0 ? 487 : _finalStatus), reason, _wasConnected));
+        var end = new SessionEnd(_wasConnected ? 200 : (_finalStatus == 0 ? 487 : _finalStatus), reason, _wasConnected);
+        Service.Log.SessionEnded(CallId, Direction, end.StatusCode, reason);
+        _completion.TrySetResult(end);
         try
         {
             _ended.Cancel();

@@ -13,6 +13,7 @@ public class BrowserTests
 {
     private BrowserHost _browser = null!;
     private RegistrarTestServer _server = null!;
+    private TlsTestCertificate _certificate = null!;
 
     [OneTimeSetUp]
     public async Task StartAsync()
@@ -24,7 +25,10 @@ public class BrowserTests
         // erin's endpoint is a WebRTC one (webrtc=yes: ICE, DTLS-SRTP, rtcp-mux, AVPF, Opus).
         var erin = "\n[erin]\ntype=endpoint\ncontext=default\nauth=erin\naors=erin\nwebrtc=yes\nallow=opus,alaw,ulaw\n\n"
             + "[erin]\ntype=auth\nusername=erin\npassword=secret-erin\n\n[erin]\ntype=aor\nmax_contacts=5\nremove_existing=yes\n";
-        _server = await RegistrarTestServer.StartAsync(RegistrarTestServer.Phones(more: erin), "--transport", "ws:127.0.0.1:0");
+        // WSS, as browsers on the web need: the server's certificate is a test authority's, which the browser is told to accept.
+        _certificate = TlsTestCertificate.Create();
+        _server = await RegistrarTestServer.StartAsync(RegistrarTestServer.Phones(more: erin),
+            "--transport", "wss:127.0.0.1:0", "--tls-cert", _certificate.ServerCertificateFile, "--tls-key", _certificate.ServerKeyFile, "--log-level", "Debug");
     }
 
     [OneTimeTearDown]
@@ -34,11 +38,12 @@ public class BrowserTests
             await _browser.DisposeAsync();
         if (_server != null)
             await _server.DisposeAsync();
+        _certificate?.Dispose();
     }
 
-    private string WebSocketUri => $"ws://127.0.0.1:{_server.Process.Endpoint("ws").EndPoint.Port}/ws";
+    private string WebSocketUri => $"wss://127.0.0.1:{_server.Process.Endpoint("wss").EndPoint.Port}/ws";
 
-    /// <summary>A browser phone registered as <paramref name="user"/> over WebSocket with digest authentication.</summary>
+    /// <summary>A browser phone registered as <paramref name="user"/> over secure WebSocket with digest authentication.</summary>
     private async Task<IPage> RegisteredPhoneAsync(string user)
     {
         var page = await _browser.OpenPhoneAsync();
@@ -61,12 +66,12 @@ public class BrowserTests
     }
 
     [Test]
-    public async Task A_browser_registers_over_websocket_with_digest_auth_and_its_contact_is_bound_to_the_socket()
+    public async Task A_browser_registers_over_wss_with_digest_auth_and_its_contact_is_bound_to_the_socket()
     {
         var page = await RegisteredPhoneAsync("carol");
         // SIP.js names its contact with a random user at a .invalid host: the row of AOR carol shows the connection instead.
         var row = ShowContacts().Split('\n').FirstOrDefault(l => l.Contains("carol;@", StringComparison.Ordinal));
-        Assert.That(row, Does.Contain("@127.0.0.1:").And.Contain("transport=ws").And.Not.Contain(".invalid"), "the .invalid contact is bound to the connection");
+        Assert.That(row, Does.Contain("@127.0.0.1:").And.Contain("transport=wss").And.Not.Contain(".invalid"), "the .invalid contact is bound to the connection");
 
         await page.Context.CloseAsync();
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
@@ -150,6 +155,29 @@ public class BrowserTests
         Assert.That(result.Successful, Is.EqualTo(1), "the browser answered and the call completed: " + result.Describe() + "\n" + _server.Output);
         Assert.That(figures.PacketsReceived, Is.GreaterThan(50), "SIPp's audio reached the browser over DTLS-SRTP");
         Assert.That((await fromBrowser).Count, Is.GreaterThan(50), "the browser's audio reached SIPp as plain RTP");
+    }
+
+    [Test]
+    public async Task A_browser_that_vanishes_mid_call_ends_its_call_and_the_server_keeps_serving()
+    {
+        var vanishing = await RegisteredPhoneAsync("erin");
+        Assert.That(await vanishing.EvaluateAsync<string>("(target) => window.phone.call(target)", "sip:echo@127.0.0.1"), Is.EqualTo("Established"));
+        var callId = await vanishing.EvaluateAsync<string>("() => window.phone.session.request.callId");
+
+        // The page goes without a BYE: its socket closes under the call.
+        await vanishing.Context.CloseAsync();
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+        while (!_server.Output.Split('\n').Any(l => l.Contains(callId, StringComparison.Ordinal) && l.Contains("ended", StringComparison.Ordinal)) && DateTime.UtcNow < deadline)
+            await Task.Delay(100);
+        Assert.That(_server.Output, Does.Contain($"Call {callId} (Inbound) ended"), "the call ended with its socket");
+
+        var next = await RegisteredPhoneAsync("erin");
+        Assert.That(await next.EvaluateAsync<string>("(target) => window.phone.call(target)", "sip:echo@127.0.0.1"), Is.EqualTo("Established"), "the server keeps serving");
+        await Task.Delay(1500);
+        var media = System.Text.Json.JsonSerializer.Deserialize<MediaFigures>(
+            await next.EvaluateAsync<string>("async () => JSON.stringify(await window.phone.media())"), JsonFromPage)!;
+        await next.EvaluateAsync("() => window.phone.hangup()");
+        Assert.That(media.PacketsReceived, Is.GreaterThan(20), "the new call's audio comes back");
     }
 
     private static readonly System.Text.Json.JsonSerializerOptions JsonFromPage = new(System.Text.Json.JsonSerializerDefaults.Web);
