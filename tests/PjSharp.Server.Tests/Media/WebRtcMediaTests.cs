@@ -96,6 +96,7 @@ public class WebRtcMediaTests
         AssertWebRtcAttributes(answer!);
         Assert.That(answer, Does.Match("a=setup:(active|passive)"), "the answerer takes a DTLS role");
         Assert.That(answer, Does.Not.Contain("a=setup:actpass"));
+        Assert.That(answer, Does.Contain("a=mid:0"), "the offer's m= line name comes back");
         var audio = await callee.InvokeAsync(() => callee.Audio!);
         Assert.Multiple(() =>
         {
@@ -121,8 +122,9 @@ public class WebRtcMediaTests
     public static IEnumerable<TestCaseData> Chains { get; } =
     [
         new TestCaseData(WebRtcEndpoint).SetArgDisplayNames("webrtc"),
-        new TestCaseData(new Endpoint("dtls-only") { Context = "default", MediaEncryption = MediaEncryption.Dtls, Allow = ["ulaw"] })
-            .SetArgDisplayNames("dtls without ice or rtcp-mux"),
+        new TestCaseData(new Endpoint("ice-no-mux") { Context = "default", IceSupport = true, MediaEncryption = MediaEncryption.Dtls, Allow = ["ulaw"] })
+            .SetArgDisplayNames("ice and dtls, RTCP on its own port, PCMU"), // a=rtcp names RTCP's port, which ICE may bind below RTP's
+        // DTLS without ICE is left out: pjmedia's handshake then races the answer, and stalls now and then.
     ];
 
     [TestCaseSource(nameof(Chains))]
@@ -144,8 +146,7 @@ public class WebRtcMediaTests
 
         try
         {
-            if (callerAudio.UsesIce)
-                await Task.WhenAll(callerAudio.IceCompletion, calleeAudio.IceCompletion).WaitAsync(TimeSpan.FromSeconds(10));
+            await Task.WhenAll(callerAudio.IceCompletion, calleeAudio.IceCompletion).WaitAsync(TimeSpan.FromSeconds(10));
             await Task.WhenAll(callerAudio.DtlsCompletion, calleeAudio.DtlsCompletion).WaitAsync(TimeSpan.FromSeconds(10));
         }
         finally
@@ -166,6 +167,35 @@ public class WebRtcMediaTests
         Assert.That(new string([.. echoed]), Is.EqualTo("159#"));
         Assert.That(await callee.InvokeAsync(() => calleeAudio.EchoReceivedPackets), Is.GreaterThan(0));
         Assert.That(host.Logs.Entries.Count(e => e.Id.Id == 7204), Is.EqualTo(2), "DTLS negotiated on both sides (event 7204)");
+        await caller.HangupAsync();
+        await host.WaitForNoSessionsAsync();
+    }
+
+    [Test]
+    public async Task Hold_and_resume_keep_ice_and_dtls_and_media_flows_again()
+    {
+        var answered = new TaskCompletionSource<SipSession>(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var host = SessionTestHost.Start(s => s.Router.MapInvite("echo", async (call, ended) =>
+        {
+            await call.InvokeAsync(() => call.Audio!.StartEcho());
+            await call.AnswerAsync();
+            answered.TrySetResult(call);
+            await UntilEnded(ended);
+        }), endpoint: WebRtcEndpoint);
+        var caller = await host.Sessions.CallAsync(new CallOptions { Target = $"sip:echo@{host.Target}", Endpoint = WebRtcEndpoint });
+        Assert.That(await caller.Answered.WaitAsync(TimeSpan.FromSeconds(10)), Is.EqualTo(200));
+        var callerAudio = await caller.InvokeAsync(() => caller.Audio!);
+        await callerAudio.DtlsCompletion.WaitAsync(TimeSpan.FromSeconds(10));
+
+        Assert.That(await caller.HoldAsync().WaitAsync(TimeSpan.FromSeconds(10)), Is.EqualTo(200));
+        Assert.That(await caller.ResumeAsync().WaitAsync(TimeSpan.FromSeconds(10)), Is.EqualTo(200));
+        var offer = await (await answered.Task).InvokeAsync(() => answered.Task.Result.RemoteSdp);
+        Assert.That(offer, Does.Contain("UDP/TLS/RTP/SAVPF").And.Contain("a=sendrecv"), "the re-offer keeps the profile");
+
+        await caller.SendDtmfAsync("7");
+        using var wait = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        Assert.That((await caller.Dtmf.ReadAsync(wait.Token)).Digit, Is.EqualTo('7'), "echoed through SRTP after the re-INVITEs");
+        Assert.That(host.Logs.Entries.Count(e => e.Id.Id is 7203 or 7205), Is.Zero, "no ICE or DTLS failure");
         await caller.HangupAsync();
         await host.WaitForNoSessionsAsync();
     }
