@@ -200,7 +200,7 @@ public sealed unsafe class AudioChannel
                     if (UsesDtls)
                         AddDtls();
                     if (IsWebRtc)
-                        MediaLog.WebRtcTransportOpened(service.Log, _session.CallId, LocalAddress, port, UsesIce, UsesDtls, UsesRtcpMux);
+                        MediaLog.WebRtcTransportOpened(service.Log, _session.CallId, LocalAddress, LocalPort, UsesIce, UsesDtls, UsesRtcpMux);
                     return;
                 }
             }
