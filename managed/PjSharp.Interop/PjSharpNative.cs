@@ -179,4 +179,8 @@ public static unsafe partial class PjSharpNative
     [LibraryImport(NativeLibraryResolver.LibraryName)]
     [UnmanagedCallConv(CallConvs = [typeof(CallConvCdecl)])]
     public static partial ulong pjsharp_media_echo_received(void* echo);
+
+    [LibraryImport(NativeLibraryResolver.LibraryName)]
+    [UnmanagedCallConv(CallConvs = [typeof(CallConvCdecl)])]
+    public static partial int pjsharp_media_transport_ports(pjmedia_transport* transport, int* rtp, int* rtcp);
 }

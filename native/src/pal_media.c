@@ -159,6 +159,21 @@ PJSHARP_EXPORT pj_status_t pjsharp_media_transport_encode_sdp(pjmedia_transport 
     return pjmedia_transport_encode_sdp(tp, pool, local, remote, index);
 }
 
+/* The ports a transport receives RTP and RTCP on (ICE binds its components within a range, so
+ * RTP may have the higher one). */
+PJSHARP_EXPORT pj_status_t pjsharp_media_transport_ports(pjmedia_transport *tp, int *rtp, int *rtcp)
+{
+    pjmedia_transport_info info;
+    pj_status_t status;
+    pjmedia_transport_info_init(&info);
+    status = pjmedia_transport_get_info(tp, &info);
+    if (status != PJ_SUCCESS)
+        return status;
+    *rtp = pj_sockaddr_get_port(&info.sock_info.rtp_addr_name);
+    *rtcp = pj_sockaddr_get_port(&info.sock_info.rtcp_addr_name);
+    return PJ_SUCCESS;
+}
+
 /* What the managed side hears of a transport chain. */
 enum {
     PJSHARP_MEDIA_EVENT_ICE_INIT = 1,
@@ -231,6 +246,8 @@ PJSHARP_EXPORT pj_status_t pjsharp_media_ice_create(pjmedia_endpt *endpt, pj_poo
     cfg.stun_tp[0].max_host_cands = 1;
     pj_sockaddr_cp(&cfg.stun_tp[0].cfg.bound_addr, &bound);
     pj_sockaddr_set_port(&cfg.stun_tp[0].cfg.bound_addr, (pj_uint16_t)port);
+    /* One try per component within [port, port + comp_cnt - 1]: a collision fails the creation
+     * and the caller tries the next pair of its range. */
     cfg.stun_tp[0].cfg.port_range = (pj_uint16_t)(comp_cnt > 1 ? comp_cnt - 1 : 0);
 
     /* Host candidates are gathered inside create3; what follows (the checks) is reported to

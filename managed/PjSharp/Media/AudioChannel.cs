@@ -99,8 +99,11 @@ public sealed unsafe class AudioChannel
     /// <summary>The address in this side's SDP.</summary>
     public string LocalAddress { get; }
 
-    /// <summary>This side's RTP port (RTCP is the next one).</summary>
+    /// <summary>This side's RTP port.</summary>
     public int LocalPort { get; private set; }
+
+    /// <summary>This side's RTCP port when RTCP is not multiplexed: the next one, except under ICE, whose sockets may be the other way round.</summary>
+    public int LocalRtcpPort { get; private set; }
 
     /// <summary>Where the peer asked for RTP, from the last negotiated answer or offer.</summary>
     public string? RemoteAddress { get; private set; }
@@ -187,10 +190,17 @@ public sealed unsafe class AudioChannel
                 {
                     _transport = transport;
                     LocalPort = port;
+                    LocalRtcpPort = port + 1;
+                    if (UsesIce)
+                    {
+                        int rtp, rtcp;
+                        if (PjSharpNative.pjsharp_media_transport_ports(transport, &rtp, &rtcp) == ThrowHelper.Success)
+                            (LocalPort, LocalRtcpPort) = (rtp, rtcp);
+                    }
                     if (UsesDtls)
                         AddDtls();
                     if (IsWebRtc)
-                        MediaLog.WebRtcTransportOpened(service.Log, _session.CallId, LocalAddress, port, UsesIce, UsesDtls, UsesRtcpMux);
+                        MediaLog.WebRtcTransportOpened(service.Log, _session.CallId, LocalAddress, LocalPort, UsesIce, UsesDtls, UsesRtcpMux);
                     return;
                 }
             }

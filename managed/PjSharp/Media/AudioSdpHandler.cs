@@ -71,6 +71,10 @@ public sealed unsafe class AudioSdpHandler : SdpHandler
             stream.Attributes.Add(new SdpAttributeLine("fmtp", $"{eventType} 0-16"));
         }
         stream.Attributes.Add(new SdpAttributeLine("ptime", "20"));
+        // ICE checks the default RTCP address against the candidates: name it when it is not RTP's + 1
+        // (with rtcp-mux offered, pjmedia's ICE writes the line itself).
+        if (channel.UsesIce && !channel.UsesRtcpMux && channel.LocalRtcpPort != channel.LocalPort + 1)
+            stream.Attributes.Add(new SdpAttributeLine("rtcp", channel.LocalRtcpPort.ToString(CultureInfo.InvariantCulture)));
         stream.Direction = direction;
         return stream;
     }
