@@ -214,6 +214,39 @@ public sealed class WebSocketTransportTests
         Assert.That(SipWire.HeaderValues(answer, "Contact").Single(), Does.Contain(";transport=wss>"));
     }
 
+    [Test]
+    public async Task A_ws_transport_section_of_pjsip_conf_is_served()
+    {
+        var port = FreeTcpPort();
+        var directory = Directory.CreateTempSubdirectory("pjsharp-ws-").FullName;
+        try
+        {
+            var config = Path.Combine(directory, "pjsip.conf");
+            await File.WriteAllTextAsync(config, RegistrarTestServer.Phones(more: $"[transport-ws]\ntype=transport\nprotocol=ws\nbind=127.0.0.1:{port}\n"));
+            var options = SipTestServer.Locate().Serve(["--config", config, "--db", Path.Combine(directory, "pjsharp.db")]) with
+            {
+                ReadyTimeout = SipTestServer.ReadyTimeout,
+                WorkingDirectory = directory,
+            };
+            await using var server = await PjSharp.Testing.Sipp.ServerProcess.StartAsync(options);
+
+            Assert.That(server.Endpoint("ws").EndPoint, Is.EqualTo(new IPEndPoint(IPAddress.Loopback, port)));
+            await using var client = await WsSipClient.ConnectAsync(server.Endpoint("ws").EndPoint);
+            Assert.That(SipWire.StatusOf(await client.RegisterAsync("alice", "secret-alice")), Is.EqualTo(200), server.OutputTail(100));
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    private static int FreeTcpPort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
     private static bool CanBind(IPAddress address)
     {
         try
