@@ -122,6 +122,35 @@ public sealed class WebSocketTransportTests
     }
 
     [Test]
+    public async Task A_call_through_the_bridge_rings_the_browser_over_its_socket()
+    {
+        SipTestServer.RequireSipp();
+        await using var server = await StartAsync();
+        await using var bob = await WsSipClient.ConnectAsync(Ws(server));
+        Assert.That(SipWire.StatusOf(await bob.RegisterAsync("bob", "secret-bob")), Is.EqualTo(200), server.Output);
+        using var rejected = PjSharp.Server.Tests.Sessions.SippScenario.Load("bridge-caller-rejected-uac.xml").Replace("\"STATUS\"", "\"486\"");
+
+        var caller = PjSharp.Testing.Sipp.SippRunner.RunAsync(new PjSharp.Testing.Sipp.SippOptions
+        {
+            Scenario = rejected.Path,
+            Target = $"127.0.0.1:{server.Udp.Port}",
+            Service = "bob",
+            Timeout = TimeSpan.FromSeconds(30),
+            TraceErrors = true,
+            ExtraArguments = ["-au", "alice", "-ap", "secret-alice", "-key", "caller", "alice", "-key", "rtp_port", "4000"],
+        });
+        var invite = await bob.ReceiveAsync(m => m.StartsWith("INVITE ", StringComparison.Ordinal), TimeSpan.FromSeconds(15));
+
+        Assert.That(invite, Is.Not.Null, "the bridged INVITE reaches the browser over its WebSocket\n" + server.Output);
+        Assert.That(invite, Does.StartWith("INVITE sip:bob@127.0.0.1:").And.Contain(";transport=ws SIP/2.0"));
+        Assert.That(SipWire.HeaderValues(invite, "Via")[0], Does.StartWith("SIP/2.0/WS "));
+        await bob.AnswerAsync(invite!, 486);
+        var result = await caller;
+        Assert.That(result.Successful, Is.EqualTo(1), result.Describe() + server.Output);
+        Assert.That(await bob.ReceiveAsync(m => m.StartsWith("ACK ", StringComparison.Ordinal)), Is.Not.Null, "the 486 is acknowledged over the socket");
+    }
+
+    [Test]
     public async Task A_malformed_frame_is_dropped_and_the_connection_keeps_serving()
     {
         await using var server = await StartAsync();
