@@ -27,6 +27,7 @@ typedef struct pjsharp_ws_transport {
 static pjsharp_ws_callbacks s_callbacks;
 static int s_type_ws = PJSIP_TRANSPORT_UNSPECIFIED;
 static int s_type_wss = PJSIP_TRANSPORT_UNSPECIFIED;
+static int s_ipv6_registered;
 
 PJSHARP_EXPORT void pjsharp_ws_set_callbacks(const pjsharp_ws_callbacks *callbacks)
 {
@@ -50,6 +51,18 @@ PJSHARP_EXPORT pj_status_t pjsharp_ws_register_types(int *ws_type, int *wss_type
                                                "WSS", 443, &s_type_wss);
         if (status != PJ_SUCCESS)
             return status;
+    }
+    /* pjsip looks IPv6 destinations up as type | PJSIP_TRANSPORT_IPV6: registering the same name
+     * with the IPv6 flag gives exactly that type. */
+    if (!s_ipv6_registered) {
+        int type6;
+        status = pjsip_transport_register_type(PJSIP_TRANSPORT_RELIABLE | PJSIP_TRANSPORT_IPV6, "WS", 80, &type6);
+        if (status == PJ_SUCCESS)
+            status = pjsip_transport_register_type(PJSIP_TRANSPORT_RELIABLE | PJSIP_TRANSPORT_SECURE | PJSIP_TRANSPORT_IPV6,
+                                                   "WSS", 443, &type6);
+        if (status != PJ_SUCCESS)
+            return status;
+        s_ipv6_registered = 1;
     }
     if (ws_type)
         *ws_type = s_type_ws;

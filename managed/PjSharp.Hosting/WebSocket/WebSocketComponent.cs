@@ -52,6 +52,8 @@ internal sealed partial class WebSocketComponent(RegistrarComponent registrar) :
         var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions());
         builder.WebHost.UseKestrelCore().UseKestrelHttpsConfiguration();
         builder.Services.AddSingleton(server.LoggerFactory);
+        // The server's own host owns the process's lifetime and signals; this listener only follows it.
+        builder.Services.AddSingleton<Microsoft.Extensions.Hosting.IHostLifetime, EmbeddedLifetime>();
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;
@@ -207,6 +209,13 @@ internal sealed partial class WebSocketComponent(RegistrarComponent registrar) :
             await _app.DisposeAsync().ConfigureAwait(false);
         _app = null;
         _stopping.Dispose();
+    }
+
+    private sealed class EmbeddedLifetime : Microsoft.Extensions.Hosting.IHostLifetime
+    {
+        public Task WaitForStartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+        public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
     }
 
     [LoggerMessage(EventId = 1601, Level = LogLevel.Information, Message = "SIP over WebSocket on {Transport}, path {Path}")]

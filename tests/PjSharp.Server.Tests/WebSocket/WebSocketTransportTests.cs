@@ -151,6 +151,23 @@ public sealed class WebSocketTransportTests
     }
 
     [Test]
+    public async Task Ipv6_connections_register_and_are_reached_at_their_bracketed_address()
+    {
+        if (!Socket.OSSupportsIPv6)
+            Assert.Inconclusive("no IPv6 here");
+        await using var server = await RegistrarTestServer.StartAsync(RegistrarTestServer.Phones("qualify_frequency=1\nqualify_timeout=2"), Limits,
+            "--transport", "ws:[::1]:0");
+        await using var client = await WsSipClient.ConnectAsync(server.Process.Endpoint("ws", AddressFamily.InterNetworkV6).EndPoint);
+
+        var answer = await client.RegisterAsync("alice", "secret-alice");
+
+        Assert.That(SipWire.StatusOf(answer), Is.EqualTo(200), answer + server.Output);
+        Assert.That(SipWire.HeaderValues(answer, "Contact").Single(), Does.Match(@"^<sip:alice@\[::1\]:\d+;transport=ws>"));
+        var qualify = await client.ReceiveAsync(m => m.StartsWith("OPTIONS ", StringComparison.Ordinal), TimeSpan.FromSeconds(10));
+        Assert.That(qualify, Does.StartWith("OPTIONS sip:alice@[::1]:"), server.Output);
+    }
+
+    [Test]
     public async Task A_malformed_frame_is_dropped_and_the_connection_keeps_serving()
     {
         await using var server = await StartAsync();
