@@ -168,6 +168,21 @@ public sealed class WebSocketTransportTests
     }
 
     [Test]
+    public async Task Sigterm_with_open_connections_closes_them_and_stops_in_time()
+    {
+        await using var server = await StartAsync();
+        await using var client = await WsSipClient.ConnectAsync(Ws(server));
+        Assert.That(SipWire.StatusOf(await client.RegisterAsync("alice", "secret-alice")), Is.EqualTo(200), server.Output);
+
+        var stop = await server.Process.StopAsync(TimeSpan.FromSeconds(15));
+
+        Assert.That(stop.ExitedInTime, Is.True, server.Output);
+        Assert.That(stop.ExitCode, Is.Zero, server.Output);
+        await client.WaitClosedAsync();
+        Assert.That(client.State, Is.Not.EqualTo(WebSocketState.Open));
+    }
+
+    [Test]
     public async Task A_malformed_frame_is_dropped_and_the_connection_keeps_serving()
     {
         await using var server = await StartAsync();
