@@ -29,6 +29,8 @@ internal sealed partial class WebSocketComponent(RegistrarComponent registrar) :
     private int _open;
     private long _accepted;
     private long _refused;
+    private System.Diagnostics.Metrics.Counter<long>? _acceptedCounter;
+    private System.Diagnostics.Metrics.Counter<long>? _refusedCounter;
 
     /// <summary>Connections open now.</summary>
     public int OpenConnections => Volatile.Read(ref _open);
@@ -48,6 +50,9 @@ internal sealed partial class WebSocketComponent(RegistrarComponent registrar) :
         _logger = server.LoggerFactory.CreateLogger("PjSharp.WebSocket");
         WebSocketSipTransport.RegisterTypes();
         var options = server.Options.WebSocket;
+        server.Meter.CreateObservableGauge("pjsharp.websocket.connections", () => OpenConnections, "{connection}", "Open SIP WebSocket connections");
+        _acceptedCounter = server.Meter.CreateCounter<long>("pjsharp.websocket.accepted", "{connection}", "SIP WebSocket connections accepted");
+        _refusedCounter = server.Meter.CreateCounter<long>("pjsharp.websocket.refused", "{connection}", "SIP WebSocket upgrades refused, by reason");
 
         var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions());
         builder.WebHost.UseKestrelCore().UseKestrelHttpsConfiguration();
@@ -138,6 +143,7 @@ internal sealed partial class WebSocketComponent(RegistrarComponent registrar) :
                 KeepAliveInterval = options.KeepAliveInterval,
             }).ConfigureAwait(false);
             Interlocked.Increment(ref _accepted);
+            _acceptedCounter?.Add(1);
             var localAddress = context.Connection.LocalIpAddress ?? IPAddress.Any;
             var local = new IPEndPoint(localAddress, context.Connection.LocalPort);
             using var connection = new WebSocketConnection(socket, remote, options, _logger);
@@ -165,6 +171,7 @@ internal sealed partial class WebSocketComponent(RegistrarComponent registrar) :
     private void Refuse(HttpContext context, int status)
     {
         Interlocked.Increment(ref _refused);
+        _refusedCounter?.Add(1, new KeyValuePair<string, object?>("status", status));
         context.Response.StatusCode = status;
     }
 
