@@ -248,8 +248,9 @@ static pj_size_t add_content_length(char *packet, pj_size_t length)
 }
 
 /* One received frame: one whole SIP message (RFC 7118 §5). Calls for one transport must not
- * overlap. Returns PJ_SUCCESS when pjsip took the message, PJSIP_EMSGTOOLONG when it is too
- * long for the rx buffer, PJSIP_EMISSINGHDR-like codes are pjsip's own through its callbacks. */
+ * overlap. Returns PJ_SUCCESS when pjsip took the message (a malformed one it answers or drops
+ * itself), PJSIP_EPARTIALMSG when the frame is not a whole message, PJSIP_EMSGTOOLONG when it is
+ * too long for the rx buffer, PJSIP_ETPNOTAVAIL once the transport is shut down. */
 PJSHARP_EXPORT pj_status_t pjsharp_ws_receive(pjsip_transport *transport, const char *data, pj_size_t length)
 {
     pjsharp_ws_transport *ws = (pjsharp_ws_transport *)transport;
