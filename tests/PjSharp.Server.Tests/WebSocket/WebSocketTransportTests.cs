@@ -75,6 +75,35 @@ public sealed class WebSocketTransportTests
     }
 
     [Test]
+    public async Task Closing_one_of_two_connections_removes_only_the_binding_made_over_it()
+    {
+        await using var server = await StartAsync();
+        await using var kept = await WsSipClient.ConnectAsync(Ws(server));
+        var closed = await WsSipClient.ConnectAsync(Ws(server));
+        string closedContact;
+        try
+        {
+            var keptAnswer = await kept.RegisterAsync("alice", "secret-alice");
+            Assert.That(SipWire.StatusOf(keptAnswer), Is.EqualTo(200), server.Output);
+            var answer = await closed.RegisterAsync("alice", "secret-alice");
+            Assert.That(SipWire.HeaderValues(answer, "Contact"), Has.Count.EqualTo(2), "two tabs, two bindings");
+            var keptUri = SipWire.HeaderValues(keptAnswer, "Contact").Single()[1..].Split('>')[0];
+            closedContact = SipWire.HeaderValues(answer, "Contact").Select(c => c[1..].Split('>')[0]).Single(u => u != keptUri);
+            var contact = closedContact;
+            Assert.That(await WaitForContactsAsync(server, o => o.Contains(contact, StringComparison.Ordinal)), Does.Contain(closedContact));
+        }
+        finally
+        {
+            await closed.DisposeAsync();
+        }
+
+        var after = await WaitForContactsAsync(server, o => !o.Contains(closedContact, StringComparison.Ordinal));
+        Assert.That(after, Does.Not.Contain(closedContact), server.Output);
+        Assert.That(after, Does.Contain("transport=ws"), "the other connection's binding stays");
+        Assert.That(SipWire.StatusOf(await kept.OptionsAsync()), Is.EqualTo(200));
+    }
+
+    [Test]
     public async Task A_request_to_the_registered_ws_contact_arrives_on_its_socket()
     {
         await using var server = await StartAsync("qualify_frequency=1\nqualify_timeout=2");
