@@ -122,7 +122,7 @@ public sealed partial class PjSharpServer : IHostedService, IAsyncDisposable
                 _subscriptions.Add(Store.AddObserver(type, new DirectoryObserver(this)));
         }
         Endpoint.Start();
-        LogStarted(_logger, Endpoint.Transports.Count);
+        LogStarted(_logger, Transports.Count);
     }
 
     /// <summary>A service that lives as long as the server: registered now, unregistered at stop.</summary>

@@ -24,7 +24,7 @@ internal static class ServeCommand
     {
         var transports = new Option<string[]>("--transport", "-t")
         {
-            Description = "A transport to listen on: udp|tcp|tls:<address>:<port>, e.g. udp:127.0.0.1:5060 or tls:[::1]:5061 (port 0 = any free port). Repeatable. Default: the configuration's transports.",
+            Description = "A transport to listen on: udp|tcp|tls|ws|wss:<address>:<port>, e.g. udp:127.0.0.1:5060, tls:[::1]:5061 or ws:127.0.0.1:8088 (WebSocket on /ws) (port 0 = any free port). Repeatable. Default: the configuration's transports.",
             AllowMultipleArgumentsPerToken = false,
         };
         var config = new Option<string?>("--config", "-c")

@@ -27,6 +27,7 @@ typedef struct pjsharp_ws_transport {
 static pjsharp_ws_callbacks s_callbacks;
 static int s_type_ws = PJSIP_TRANSPORT_UNSPECIFIED;
 static int s_type_wss = PJSIP_TRANSPORT_UNSPECIFIED;
+static int s_ipv6_registered;
 
 PJSHARP_EXPORT void pjsharp_ws_set_callbacks(const pjsharp_ws_callbacks *callbacks)
 {
@@ -50,6 +51,18 @@ PJSHARP_EXPORT pj_status_t pjsharp_ws_register_types(int *ws_type, int *wss_type
                                                "WSS", 443, &s_type_wss);
         if (status != PJ_SUCCESS)
             return status;
+    }
+    /* pjsip looks IPv6 destinations up as type | PJSIP_TRANSPORT_IPV6: registering the same name
+     * with the IPv6 flag gives exactly that type. */
+    if (!s_ipv6_registered) {
+        int type6;
+        status = pjsip_transport_register_type(PJSIP_TRANSPORT_RELIABLE | PJSIP_TRANSPORT_IPV6, "WS", 80, &type6);
+        if (status == PJ_SUCCESS)
+            status = pjsip_transport_register_type(PJSIP_TRANSPORT_RELIABLE | PJSIP_TRANSPORT_SECURE | PJSIP_TRANSPORT_IPV6,
+                                                   "WSS", 443, &type6);
+        if (status != PJ_SUCCESS)
+            return status;
+        s_ipv6_registered = 1;
     }
     if (ws_type)
         *ws_type = s_type_ws;
@@ -206,9 +219,38 @@ failed:
     return status;
 }
 
+/* A frame delimits its message, so RFC 7118 makes Content-Length unnecessary; pjsip's stream
+ * parsing needs it. When it is missing, it is inserted before the blank line that ends the
+ * headers (if the buffer has room). Returns the new length. */
+static pj_size_t add_content_length(char *packet, pj_size_t length)
+{
+    pj_size_t size, head, body;
+    char header[48];
+    int written;
+
+    if (pjsip_find_msg(packet, length, PJ_FALSE, &size) != PJSIP_EMISSINGHDR)
+        return length;
+    for (head = 0; head + 4 <= length; ++head) {
+        if (memcmp(packet + head, "\r\n\r\n", 4) == 0)
+            break;
+    }
+    if (head + 4 > length)
+        return length;
+    body = length - head - 4;
+    written = pj_ansi_snprintf(header, sizeof(header), "\r\nContent-Length: %lu", (unsigned long)body);
+    if (written <= 0 || length + (pj_size_t)written >= PJSIP_MAX_PKT_LEN)
+        return length;
+    memmove(packet + head + written, packet + head, length - head);
+    memcpy(packet + head, header, (pj_size_t)written);
+    length += (pj_size_t)written;
+    packet[length] = '\0';
+    return length;
+}
+
 /* One received frame: one whole SIP message (RFC 7118 §5). Calls for one transport must not
- * overlap. Returns PJ_SUCCESS when pjsip took the message, PJSIP_EMSGTOOLONG when it is too
- * long for the rx buffer, PJSIP_EMISSINGHDR-like codes are pjsip's own through its callbacks. */
+ * overlap. Returns PJ_SUCCESS when pjsip took the message (a malformed one it answers or drops
+ * itself), PJSIP_EPARTIALMSG when the frame is not a whole message, PJSIP_EMSGTOOLONG when it is
+ * too long for the rx buffer, PJSIP_ETPNOTAVAIL once the transport is shut down. */
 PJSHARP_EXPORT pj_status_t pjsharp_ws_receive(pjsip_transport *transport, const char *data, pj_size_t length)
 {
     pjsharp_ws_transport *ws = (pjsharp_ws_transport *)transport;
@@ -224,6 +266,7 @@ PJSHARP_EXPORT pj_status_t pjsharp_ws_receive(pjsip_transport *transport, const 
     rdata = &ws->rdata;
     memcpy(rdata->pkt_info.packet, data, length);
     rdata->pkt_info.packet[length] = '\0';
+    length = add_content_length(rdata->pkt_info.packet, length);
     rdata->pkt_info.len = (pj_ssize_t)length;
     rdata->pkt_info.zero = 0;
     pj_gettimeofday(&rdata->pkt_info.timestamp);

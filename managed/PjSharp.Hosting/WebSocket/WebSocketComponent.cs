@@ -29,6 +29,8 @@ internal sealed partial class WebSocketComponent(RegistrarComponent registrar, S
     private int _open;
     private long _accepted;
     private long _refused;
+    private System.Diagnostics.Metrics.Counter<long>? _acceptedCounter;
+    private System.Diagnostics.Metrics.Counter<long>? _refusedCounter;
 
     /// <summary>Connections open now.</summary>
     public int OpenConnections => Volatile.Read(ref _open);
@@ -50,10 +52,15 @@ internal sealed partial class WebSocketComponent(RegistrarComponent registrar, S
         // Browsers' .invalid Contacts become their connection's address before dialogs see them.
         server.Register(new WebSocketContactRewriter());
         var options = server.Options.WebSocket;
+        server.Meter.CreateObservableGauge("pjsharp.websocket.connections", () => OpenConnections, "{connection}", "Open SIP WebSocket connections");
+        _acceptedCounter = server.Meter.CreateCounter<long>("pjsharp.websocket.accepted", "{connection}", "SIP WebSocket connections accepted");
+        _refusedCounter = server.Meter.CreateCounter<long>("pjsharp.websocket.refused", "{connection}", "SIP WebSocket upgrades refused, by reason");
 
         var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions());
         builder.WebHost.UseKestrelCore().UseKestrelHttpsConfiguration();
         builder.Services.AddSingleton(server.LoggerFactory);
+        // The server's own host owns the process's lifetime and signals; this listener only follows it.
+        builder.Services.AddSingleton<Microsoft.Extensions.Hosting.IHostLifetime, EmbeddedLifetime>();
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;
@@ -138,6 +145,7 @@ internal sealed partial class WebSocketComponent(RegistrarComponent registrar, S
                 KeepAliveInterval = options.KeepAliveInterval,
             }).ConfigureAwait(false);
             Interlocked.Increment(ref _accepted);
+            _acceptedCounter?.Add(1);
             var localAddress = context.Connection.LocalIpAddress ?? IPAddress.Any;
             var local = new IPEndPoint(localAddress, context.Connection.LocalPort);
             using var connection = new WebSocketConnection(socket, remote, options, _logger);
@@ -166,6 +174,7 @@ internal sealed partial class WebSocketComponent(RegistrarComponent registrar, S
     private void Refuse(HttpContext context, int status)
     {
         Interlocked.Increment(ref _refused);
+        _refusedCounter?.Add(1, new KeyValuePair<string, object?>("status", status));
         context.Response.StatusCode = status;
     }
 
@@ -210,6 +219,13 @@ internal sealed partial class WebSocketComponent(RegistrarComponent registrar, S
             await _app.DisposeAsync().ConfigureAwait(false);
         _app = null;
         _stopping.Dispose();
+    }
+
+    private sealed class EmbeddedLifetime : Microsoft.Extensions.Hosting.IHostLifetime
+    {
+        public Task WaitForStartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+        public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
     }
 
     [LoggerMessage(EventId = 1601, Level = LogLevel.Information, Message = "SIP over WebSocket on {Transport}, path {Path}")]

@@ -75,6 +75,35 @@ public sealed class WebSocketTransportTests
     }
 
     [Test]
+    public async Task Closing_one_of_two_connections_removes_only_the_binding_made_over_it()
+    {
+        await using var server = await StartAsync();
+        await using var kept = await WsSipClient.ConnectAsync(Ws(server));
+        var closed = await WsSipClient.ConnectAsync(Ws(server));
+        string closedContact;
+        try
+        {
+            var keptAnswer = await kept.RegisterAsync("alice", "secret-alice");
+            Assert.That(SipWire.StatusOf(keptAnswer), Is.EqualTo(200), server.Output);
+            var answer = await closed.RegisterAsync("alice", "secret-alice");
+            Assert.That(SipWire.HeaderValues(answer, "Contact"), Has.Count.EqualTo(2), "two tabs, two bindings");
+            var keptUri = SipWire.HeaderValues(keptAnswer, "Contact").Single()[1..].Split('>')[0];
+            closedContact = SipWire.HeaderValues(answer, "Contact").Select(c => c[1..].Split('>')[0]).Single(u => u != keptUri);
+            var contact = closedContact;
+            Assert.That(await WaitForContactsAsync(server, o => o.Contains(contact, StringComparison.Ordinal)), Does.Contain(closedContact));
+        }
+        finally
+        {
+            await closed.DisposeAsync();
+        }
+
+        var after = await WaitForContactsAsync(server, o => !o.Contains(closedContact, StringComparison.Ordinal));
+        Assert.That(after, Does.Not.Contain(closedContact), server.Output);
+        Assert.That(after, Does.Contain("transport=ws"), "the other connection's binding stays");
+        Assert.That(SipWire.StatusOf(await kept.OptionsAsync()), Is.EqualTo(200));
+    }
+
+    [Test]
     public async Task A_request_to_the_registered_ws_contact_arrives_on_its_socket()
     {
         await using var server = await StartAsync("qualify_frequency=1\nqualify_timeout=2");
@@ -119,6 +148,67 @@ public sealed class WebSocketTransportTests
         Assert.That(client.CloseStatus, Is.EqualTo(WebSocketCloseStatus.NormalClosure));
         var after = await WaitForContactsAsync(server, o => !o.Contains("transport=ws", StringComparison.Ordinal));
         Assert.That(after, Does.Not.Contain("transport=ws"), server.Output);
+    }
+
+    [Test]
+    public async Task A_call_through_the_bridge_rings_the_browser_over_its_socket()
+    {
+        SipTestServer.RequireSipp();
+        await using var server = await StartAsync();
+        await using var bob = await WsSipClient.ConnectAsync(Ws(server));
+        Assert.That(SipWire.StatusOf(await bob.RegisterAsync("bob", "secret-bob")), Is.EqualTo(200), server.Output);
+        using var rejected = PjSharp.Server.Tests.Sessions.SippScenario.Load("bridge-caller-rejected-uac.xml").Replace("\"STATUS\"", "\"486\"");
+
+        var caller = PjSharp.Testing.Sipp.SippRunner.RunAsync(new PjSharp.Testing.Sipp.SippOptions
+        {
+            Scenario = rejected.Path,
+            Target = $"127.0.0.1:{server.Udp.Port}",
+            Service = "bob",
+            Timeout = TimeSpan.FromSeconds(30),
+            TraceErrors = true,
+            ExtraArguments = ["-au", "alice", "-ap", "secret-alice", "-key", "caller", "alice", "-key", "rtp_port", "4000"],
+        });
+        var invite = await bob.ReceiveAsync(m => m.StartsWith("INVITE ", StringComparison.Ordinal), TimeSpan.FromSeconds(15));
+
+        Assert.That(invite, Is.Not.Null, "the bridged INVITE reaches the browser over its WebSocket\n" + server.Output);
+        Assert.That(invite, Does.StartWith("INVITE sip:bob@127.0.0.1:").And.Contain(";transport=ws SIP/2.0"));
+        Assert.That(SipWire.HeaderValues(invite, "Via")[0], Does.StartWith("SIP/2.0/WS "));
+        await bob.AnswerAsync(invite!, 486);
+        var result = await caller;
+        Assert.That(result.Successful, Is.EqualTo(1), result.Describe() + server.Output);
+        Assert.That(await bob.ReceiveAsync(m => m.StartsWith("ACK ", StringComparison.Ordinal)), Is.Not.Null, "the 486 is acknowledged over the socket");
+    }
+
+    [Test]
+    public async Task Ipv6_connections_register_and_are_reached_at_their_bracketed_address()
+    {
+        if (!Socket.OSSupportsIPv6)
+            Assert.Inconclusive("no IPv6 here");
+        await using var server = await RegistrarTestServer.StartAsync(RegistrarTestServer.Phones("qualify_frequency=1\nqualify_timeout=2"), Limits,
+            "--transport", "ws:[::1]:0");
+        await using var client = await WsSipClient.ConnectAsync(server.Process.Endpoint("ws", AddressFamily.InterNetworkV6).EndPoint);
+
+        var answer = await client.RegisterAsync("alice", "secret-alice");
+
+        Assert.That(SipWire.StatusOf(answer), Is.EqualTo(200), answer + server.Output);
+        Assert.That(SipWire.HeaderValues(answer, "Contact").Single(), Does.Match(@"^<sip:alice@\[::1\]:\d+;transport=ws>"));
+        var qualify = await client.ReceiveAsync(m => m.StartsWith("OPTIONS ", StringComparison.Ordinal), TimeSpan.FromSeconds(10));
+        Assert.That(qualify, Does.StartWith("OPTIONS sip:alice@[::1]:"), server.Output);
+    }
+
+    [Test]
+    public async Task Sigterm_with_open_connections_closes_them_and_stops_in_time()
+    {
+        await using var server = await StartAsync();
+        await using var client = await WsSipClient.ConnectAsync(Ws(server));
+        Assert.That(SipWire.StatusOf(await client.RegisterAsync("alice", "secret-alice")), Is.EqualTo(200), server.Output);
+
+        var stop = await server.Process.StopAsync(TimeSpan.FromSeconds(15));
+
+        Assert.That(stop.ExitedInTime, Is.True, server.Output);
+        Assert.That(stop.ExitCode, Is.Zero, server.Output);
+        await client.WaitClosedAsync();
+        Assert.That(client.State, Is.Not.EqualTo(WebSocketState.Open));
     }
 
     [Test]
@@ -212,6 +302,39 @@ public sealed class WebSocketTransportTests
 
         Assert.That(SipWire.StatusOf(answer), Is.EqualTo(200), answer + server.Output);
         Assert.That(SipWire.HeaderValues(answer, "Contact").Single(), Does.Contain(";transport=wss>"));
+    }
+
+    [Test]
+    public async Task A_ws_transport_section_of_pjsip_conf_is_served()
+    {
+        var port = FreeTcpPort();
+        var directory = Directory.CreateTempSubdirectory("pjsharp-ws-").FullName;
+        try
+        {
+            var config = Path.Combine(directory, "pjsip.conf");
+            await File.WriteAllTextAsync(config, RegistrarTestServer.Phones(more: $"[transport-ws]\ntype=transport\nprotocol=ws\nbind=127.0.0.1:{port}\n"));
+            var options = SipTestServer.Locate().Serve(["--config", config, "--db", Path.Combine(directory, "pjsharp.db")]) with
+            {
+                ReadyTimeout = SipTestServer.ReadyTimeout,
+                WorkingDirectory = directory,
+            };
+            await using var server = await PjSharp.Testing.Sipp.ServerProcess.StartAsync(options);
+
+            Assert.That(server.Endpoint("ws").EndPoint, Is.EqualTo(new IPEndPoint(IPAddress.Loopback, port)));
+            await using var client = await WsSipClient.ConnectAsync(server.Endpoint("ws").EndPoint);
+            Assert.That(SipWire.StatusOf(await client.RegisterAsync("alice", "secret-alice")), Is.EqualTo(200), server.OutputTail(100));
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    private static int FreeTcpPort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
     private static bool CanBind(IPAddress address)

@@ -50,10 +50,10 @@ internal sealed class WsSipClient : IAsyncDisposable
         {
             ConnectCallback = async (context, cancellationToken) =>
             {
-                var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+                var socket = new Socket(server.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
                 try
                 {
-                    socket.Bind(new IPEndPoint(local ?? IPAddress.Loopback, 0));
+                    socket.Bind(new IPEndPoint(local ?? (server.AddressFamily == AddressFamily.InterNetworkV6 ? IPAddress.IPv6Loopback : IPAddress.Loopback), 0));
                     await socket.ConnectAsync(context.DnsEndPoint, cancellationToken);
                     return new NetworkStream(socket, ownsSocket: true);
                 }
@@ -88,7 +88,7 @@ internal sealed class WsSipClient : IAsyncDisposable
         {
             using var timeout = new CancellationTokenSource(Timeout);
             var scheme = secure ? "wss" : "ws";
-            await client.ConnectAsync(new Uri($"{scheme}://{server.Address}:{server.Port.ToString(CultureInfo.InvariantCulture)}{path}"), invoker, timeout.Token);
+            await client.ConnectAsync(new Uri($"{scheme}://{SipRequestText.HostPort(server)}{path}"), invoker, timeout.Token);
         }
         catch
         {

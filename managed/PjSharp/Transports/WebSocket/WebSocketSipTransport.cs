@@ -37,6 +37,14 @@ public enum SipFrameResult
 /// requests to that address with <c>transport=ws</c> leave through it. pjsip's sends are copied to
 /// <see cref="IWebSocketSipConnection.TrySend"/>; frames come in through <see cref="Receive"/>.
 /// </summary>
+/// <remarks>
+/// Threading: <see cref="Create"/>, <see cref="Receive"/> and <see cref="Close"/> may be called on any
+/// thread (it is registered with pjlib first). <see cref="Receive"/> runs pjsip's modules (interception,
+/// services) inline on the caller's thread; the calls for one connection must not overlap, which one
+/// receive loop per socket guarantees. pjsip calls <see cref="IWebSocketSipConnection.TrySend"/> and
+/// <see cref="IWebSocketSipConnection.RequestClose"/> on its own threads, under its locks: they queue
+/// and return. pjsip destroys the transport once it is closed and unused, or when the endpoint stops.
+/// </remarks>
 public sealed unsafe class WebSocketSipTransport
 {
     /// <summary>pjsip keeps no more of a message than this, less one byte.</summary>

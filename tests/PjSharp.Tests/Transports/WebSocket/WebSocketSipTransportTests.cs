@@ -112,6 +112,26 @@ public sealed class WebSocketSipTransportTests
     }
 
     [Test]
+    public void A_message_without_content_length_is_taken_whole_as_rfc_7118_allows()
+    {
+        using var server = new TestEndpoint();
+        var connection = new FakeConnection();
+        var transport = WebSocketSipTransport.Create(server.Endpoint, secure: false, Local, new IPEndPoint(IPAddress.Loopback, 40005), connection);
+        try
+        {
+            var options = Options(40005).Replace("Content-Length: 0\r\n", "", StringComparison.Ordinal);
+            Assert.That(options, Does.Not.Contain("Content-Length"));
+
+            Assert.That(transport.Receive(Encoding.UTF8.GetBytes(options)), Is.EqualTo(SipFrameResult.Accepted));
+            Assert.That(connection.Sent.TryTake(out var answer, TimeSpan.FromSeconds(5)) ? answer : null, Does.StartWith("SIP/2.0 200"));
+        }
+        finally
+        {
+            transport.Close();
+        }
+    }
+
+    [Test]
     public void Disposing_the_endpoint_destroys_open_websocket_transports_and_asks_their_sockets_to_close()
     {
         var server = new TestEndpoint();
