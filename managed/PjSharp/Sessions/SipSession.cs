@@ -799,9 +799,8 @@ public sealed unsafe partial class SipSession
         var transport = PjSharp.Messages.MessageReader.TransportName(rdata);
         if (!transport.StartsWith("WS", StringComparison.OrdinalIgnoreCase))
             return;
-        var source = new ReadOnlySpan<byte>(rdata->pkt_info.src_name, 46);
-        var end = source.IndexOf((byte)0);
-        Connection = ConnectionKey(Encoding.ASCII.GetString(end < 0 ? source : source[..end]), rdata->pkt_info.src_port);
+        if (PjSharp.Messages.MessageReader.SourceEndPoint(rdata) is { } source)
+            Connection = ConnectionKey(source.Address.ToString(), source.Port);
     }
 
     internal static string ConnectionKey(string address, int port) => string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{address}|{port}");

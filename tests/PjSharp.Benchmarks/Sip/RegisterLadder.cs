@@ -99,7 +99,8 @@ public static class RegisterLadder
         return new Step(rate, result, cpu, memory.ResidentMiB, memory.PeakResidentMiB);
     }
 
-    private static string Configuration(IEnumerable<string> users)
+    /// <summary>A configuration with one endpoint, auth (password pw-USER) and single-contact AOR per user.</summary>
+    internal static string Configuration(IEnumerable<string> users)
     {
         var text = new StringBuilder("""
             [global]

@@ -32,7 +32,7 @@ public static partial class WebSocketRegister
         {
             var users = Enumerable.Range(0, clients).Select(i => string.Create(CultureInfo.InvariantCulture, $"w{i:D5}")).ToArray();
             var config = Path.Combine(root, "pjsip.conf");
-            await File.WriteAllTextAsync(config, Configuration(users));
+            await File.WriteAllTextAsync(config, RegisterLadder.Configuration(users));
             var serve = launch.Serve(["--config", config, "--db", Path.Combine(root, "ws.db"), "--transport", "ws:127.0.0.1:0", "--log-level", "Warning"]) with
             {
                 WorkingDirectory = root,
@@ -168,27 +168,5 @@ public static partial class WebSocketRegister
         var prefix = $"--{name}=";
         var value = args.FirstOrDefault(a => a.StartsWith(prefix, StringComparison.Ordinal));
         return value == null ? fallback : int.Parse(value[prefix.Length..], CultureInfo.InvariantCulture);
-    }
-
-    private static string Configuration(IEnumerable<string> users)
-    {
-        var text = new StringBuilder("""
-            [global]
-            type=global
-            endpoint_identifier_order=username
-
-            [phone](!)
-            type=endpoint
-            context=default
-
-            [phone-aor](!)
-            type=aor
-            max_contacts=1
-            remove_existing=yes
-
-            """);
-        foreach (var user in users)
-            text.Append(CultureInfo.InvariantCulture, $"\n[{user}](phone)\nauth={user}\naors={user}\n\n[{user}]\ntype=auth\nusername={user}\npassword=pw-{user}\n\n[{user}](phone-aor)\n");
-        return text.ToString();
     }
 }

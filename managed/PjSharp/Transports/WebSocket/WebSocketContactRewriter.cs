@@ -47,11 +47,11 @@ public sealed unsafe class WebSocketContactRewriter : SipService
         var uri = MessageReader.SipUri(contact->uri);
         if (uri == null || !PjStr.AsSpan(uri->host).EndsWith(".invalid"u8))
             return false;
+        if (MessageReader.SourceEndPoint(rdata) is not { } source)
+            return false;
         var pool = rdata->tp_info.pool;
-        var source = new ReadOnlySpan<byte>(rdata->pkt_info.src_name, 46);
-        var end = source.IndexOf((byte)0);
-        uri->host = PjStr.FromPool(pool, System.Text.Encoding.ASCII.GetString(end < 0 ? source : source[..end]));
-        uri->port = rdata->pkt_info.src_port;
+        uri->host = PjStr.FromPool(pool, source.Address.ToString());
+        uri->port = source.Port;
         uri->transport_param = PjStr.FromPool(pool, secure ? "wss" : "ws");
         return true;
     }
