@@ -108,6 +108,27 @@ public sealed unsafe class SipEndpoint : IDisposable, IAsyncDisposable
     /// <summary>pjsip pools currently in use (each dialog, transaction and media stream holds some): a leak shows here.</summary>
     public long PoolsInUse => _cachingPool == null ? 0 : (long)_cachingPool->used_count;
 
+    /// <summary>
+    /// What pjsip's pools hold now: the pools in use with the bytes they reserve and use, and what released pools keep
+    /// cached. Walks the pools in use under the pool factory's lock, so it is for monitoring (once a second or less
+    /// often), not for every request. All zero once the endpoint is disposed.
+    /// </summary>
+    public SipPoolUsage PoolUsage
+    {
+        get
+        {
+            PjSharpNative.PoolUsage usage;
+            // Dispose frees the caching pool under the same lock.
+            lock (_gate)
+            {
+                if (_cachingPool == null)
+                    return default;
+                ThrowHelper.ThrowIfFailed(PjSharpNative.pjsharp_caching_pool_usage(_cachingPool, &usage), "pjsharp_caching_pool_usage");
+            }
+            return new SipPoolUsage((long)usage.PoolsInUse, (long)usage.UsedCapacity, (long)usage.UsedBytes, (long)usage.CachedCapacity, (long)usage.MaxCachedCapacity);
+        }
+    }
+
     internal ILoggerFactory LoggerFactory => _loggerFactory;
 
     /// <summary>What the linked pjproject is and how it was built.</summary>

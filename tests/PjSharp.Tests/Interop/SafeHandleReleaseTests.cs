@@ -69,6 +69,30 @@ public class SafeHandleReleaseTests
         Assert.That(WaitForPools(server, baseline), Is.EqualTo(baseline));
     }
 
+    [Test]
+    public void Pool_usage_counts_what_pools_in_use_reserve_and_what_released_pools_leave_cached()
+    {
+        using var server = new TestEndpoint();
+        var baseline = SettledPools(server);
+        var before = server.Endpoint.PoolUsage;
+        Assert.That(before.PoolsInUse, Is.EqualTo(baseline));
+        Assert.That(before.UsedCapacityBytes, Is.GreaterThan(0), "the endpoint's own pools");
+        Assert.That(before.MaxCachedBytes, Is.EqualTo(32L * 1024 * 1024), "the pool cache size of the options");
+
+        var pools = Enumerable.Range(0, 10).Select(i => server.Endpoint.CreatePool($"usage{i}", initialSize: 8000)).ToList();
+        var during = server.Endpoint.PoolUsage;
+        foreach (var pool in pools)
+            pool.Dispose();
+        var after = server.Endpoint.PoolUsage;
+
+        Assert.That(during.PoolsInUse, Is.EqualTo(before.PoolsInUse + 10));
+        Assert.That(during.UsedCapacityBytes - before.UsedCapacityBytes, Is.GreaterThanOrEqualTo(10 * 8000), "each new pool reserves its initial block");
+        Assert.That(during.UsedBytes, Is.GreaterThan(0).And.LessThanOrEqualTo(during.UsedCapacityBytes));
+        Assert.That(after.PoolsInUse, Is.EqualTo(before.PoolsInUse));
+        Assert.That(after.UsedCapacityBytes, Is.EqualTo(before.UsedCapacityBytes));
+        Assert.That(after.CachedBytes - before.CachedBytes, Is.GreaterThanOrEqualTo(10 * 8000), "released pools are kept for reuse");
+    }
+
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static void CreateAbandonedPools(SipEndpoint endpoint, int count)
     {
