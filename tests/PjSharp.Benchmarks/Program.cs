@@ -7,6 +7,10 @@ const string usage = """
       registrar-memory  managed memory per registered contact
       ws-register       1,000 WebSocket clients register with digest against pjsharp serve: REGISTER rate and memory per connection
       dataaccess        endpoint lookups, contact upserts on SQLite and PostgreSQL, pjsip.conf load time
+      write-rate        contact writes/s with many concurrent writers: group commit (ContactWriter) against one
+                        transaction per write, on SQLite and PostgreSQL
+      soak              mixed traffic (REGISTER, OPTIONS, echo and bridged calls) for --minutes N (default 60) at ~70% load:
+                        a row a minute, then slopes of memory, handles and threads and a verdict (not part of all)
     """;
 var suites = new Dictionary<string, Func<string[], Task<int>>>(StringComparer.OrdinalIgnoreCase)
 {
@@ -16,7 +20,11 @@ var suites = new Dictionary<string, Func<string[], Task<int>>>(StringComparer.Or
     ["registrar-memory"] = PjSharp.Benchmarks.Sip.RegistrarMemory.RunAsync,
     ["ws-register"] = PjSharp.Benchmarks.Sip.WebSocketRegister.RunAsync,
     ["dataaccess"] = PjSharp.Benchmarks.DataAccess.DataAccessBenchmarks.RunAsync,
+    ["write-rate"] = PjSharp.Benchmarks.DataAccess.WriteRateBenchmark.RunAsync,
+    ["soak"] = PjSharp.Benchmarks.Soak.SoakBenchmark.RunAsync,
 };
+// Suites too long for "all": run them by name.
+var longSuites = new HashSet<string>(StringComparer.OrdinalIgnoreCase) { "soak" };
 if (args.Length > 0 && args[0] is "-h" or "--help" or "help")
 {
     Console.WriteLine(usage);
@@ -25,7 +33,7 @@ if (args.Length > 0 && args[0] is "-h" or "--help" or "help")
 if (args.Length == 0 || args[0] == "all")
 {
     var worst = 0;
-    foreach (var (name, suite) in suites)
+    foreach (var (name, suite) in suites.Where(s => !longSuites.Contains(s.Key)))
     {
         Console.WriteLine($"== {name} ==");
         worst = Math.Max(worst, await suite(args.Length == 0 ? [] : args[1..]));

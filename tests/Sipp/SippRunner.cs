@@ -428,9 +428,13 @@ public sealed class SippStatistics
 
     public string Value(string column) => _columns.TryGetValue(column, out var value) ? value : "";
 
+    // Several rows of a scenario's statistics; a row is a few kilobytes.
+    private const int TailBytes = 64 * 1024;
+
     /// <summary>The last complete row of the file, or null when there is none yet.</summary>
     public static SippStatistics? TryRead(string path)
     {
+        string headerLine;
         string[] lines;
         try
         {
@@ -439,17 +443,30 @@ public sealed class SippStatistics
             // SIPp may be writing the file; share it.
             using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
             using var reader = new StreamReader(stream);
+            headerLine = reader.ReadLine() ?? "";
+            // A long run writes a row a second for hours: only the tail holds the rows wanted.
+            var tailStart = stream.Length - TailBytes;
+            var midRow = false;
+            if (tailStart > headerLine.Length + 1)
+            {
+                stream.Seek(tailStart, SeekOrigin.Begin);
+                reader.DiscardBufferedData();
+                midRow = true;
+            }
             lines = reader.ReadToEnd().Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+            // A seek lands mid-row: that first piece is no row.
+            if (midRow && lines.Length > 0)
+                lines = lines[1..];
         }
         catch (IOException)
         {
             return null;
         }
-        if (lines.Length < 2)
+        if (headerLine.Length == 0 || lines.Length < 1)
             return null;
-        var header = lines[0].Split(';');
+        var header = headerLine.Split(';');
         // The last line may be half written while SIPp runs: take the last one with every column.
-        for (var i = lines.Length - 1; i >= 1; i--)
+        for (var i = lines.Length - 1; i >= 0; i--)
         {
             var cells = lines[i].Split(';');
             if (cells.Length < header.Length - 1)
