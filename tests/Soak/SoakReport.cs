@@ -110,8 +110,11 @@ public sealed class SoakReport
 
     public bool ZeroFailures => Totals.All(t => t.Lost == 0) && Rows.All(r => r.Failed == 0);
 
-    /// <summary>Memory and handles: no judged figure grows. Unknown (false) with too few rows to fit.</summary>
-    public bool Flat => Trends.Where(t => t.Judged).All(t => t.Verdict == TrendVerdict.Flat);
+    /// <summary>Memory and handles: no judged figure grows (true, unjudged, when there are too few rows to fit a line).</summary>
+    public bool Flat => Trends.Where(t => t.Judged).All(t => t.Verdict != TrendVerdict.Growing);
+
+    /// <summary>Whether there were rows enough after the warm-up to judge the slopes (3 at least).</summary>
+    public bool SlopesJudged => Trends.Where(t => t.Judged).All(t => t.Verdict != TrendVerdict.TooFewPoints);
 
     public bool Passed => ZeroFailures && Flat;
 
@@ -188,10 +191,13 @@ public sealed class SoakReport
             $"slopes per hour (least squares over rows {Settings.WarmupRows + 1}..{Rows.Count}, {steady.Count} rows after a warm-up of {Settings.WarmupRows}; growing = slope > 2 standard errors and > 2% of the mean per hour and the figure's floor):"));
         foreach (var trend in Trends)
             text.AppendLine(trend.Format());
-        var growing = Trends.Where(t => t.Judged && t.Verdict != TrendVerdict.Flat).Select(t => $"{t.Name} ({t.Unit}) {(t.Verdict == TrendVerdict.Growing ? "grows" : "has too few rows")}").ToList();
-        text.AppendLine(string.Create(CultureInfo.InvariantCulture,
-            $"verdict: {(Passed ? "PASS" : "FAIL")}: {(ZeroFailures ? "zero failures" : $"{Totals.Sum(t => t.Lost)} calls lost")}, "
-            + $"{(Flat ? "memory and handles flat" : "not flat: " + string.Join(", ", growing))}"));
+        var growing = Trends.Where(t => t.Judged && t.Verdict == TrendVerdict.Growing).Select(t => $"{t.Name} ({t.Unit}) grows").ToList();
+        var memory = !SlopesJudged
+            ? $"memory and handles not judged ({steady.Count} rows after the warm-up, 3 needed)"
+            : Flat ? "memory and handles flat" : "not flat: " + string.Join(", ", growing);
+        var failures = ZeroFailures ? "zero failures" : $"{Math.Max(Totals.Sum(t => t.Lost), Rows.Sum(r => r.Failed))} calls failed";
+        var logged = Warnings + Errors > 0 ? $" (the server logged {Warnings} warnings and {Errors} errors, listed above)" : "";
+        text.AppendLine(CultureInfo.InvariantCulture, $"verdict: {(Passed ? "PASS" : "FAIL")}: {failures}, {memory}{logged}");
         return text.ToString();
     }
 }
