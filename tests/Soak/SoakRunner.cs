@@ -163,38 +163,49 @@ public static class SoakRunner
     private sealed record TrafficPlan(string Target, string Injection, int RegisterPort, int CalleePort);
 
     /// <summary>
-    /// Runs the mix at <see cref="SoakSettings.CalibrationScale"/> of its rates, measures this process's CPU after the
-    /// first registrations, and returns the settings scaled to <see cref="SoakSettings.TargetLoad"/> of one core.
-    /// CPU per request falls as the rate rises (pjsip handles more per poll, commits group more writes), so the
-    /// scaled rates load the core a little less than the target, never more.
+    /// Finds the rates that load this process's core to <see cref="SoakSettings.TargetLoad"/>: the mix runs at
+    /// <see cref="SoakSettings.CalibrationScale"/> of its rates while its CPU is measured (after the first registrations),
+    /// the rates are scaled by the ratio to the target, and a second pass at those rates corrects the estimate (CPU per
+    /// request falls as the rate rises: pjsip handles more per poll, commits group more writes).
     /// </summary>
     private static async Task<SoakSettings> CalibrateAsync(SoakSettings settings, TrafficPlan traffic, TextWriter output, CancellationToken cancellationToken)
     {
-        var probe = settings.Scaled(settings.CalibrationScale);
-        var seconds = Seconds(settings.CalibrationTime);
+        var factor = settings.CalibrationScale;
+        for (var pass = 1; pass <= 2; pass++)
+        {
+            var probe = settings.Scaled(factor);
+            var (share, totals) = await MeasureLoadAsync(probe, traffic, cancellationToken).ConfigureAwait(false);
+            if (share <= 0)
+                throw new InvalidOperationException("calibration measured no CPU");
+            var lost = totals.Sum(t => t.Lost);
+            var next = factor * settings.TargetLoad / share;
+            var losses = lost > 0 ? $"{lost} calls lost ({string.Join("; ", totals.Where(t => t.Lost > 0).Select(t => $"{t.Name} {t.Lost}"))})" : "no call lost";
+            await output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
+                $"calibration {pass}: {settings.CalibrationTime.TotalSeconds:0} s at REGISTER {probe.RegisterRate:0}, OPTIONS {probe.OptionsRate:0}, echo {probe.EchoRate:0}, bridged {probe.BridgeRate:0} per second ({factor:P0} of the given rates): {share:P0} of a core after {settings.CalibrationSkip.TotalSeconds:0} s, {losses}, load average {ProcessFigures.LoadAverage():0.00}"))
+                .ConfigureAwait(false);
+            factor = next;
+        }
+        var scaled = settings.Scaled(factor) with { Calibrate = false };
         await output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
-            $"calibration: {seconds} s of the mix at {settings.CalibrationScale:P0} of its rates (REGISTER {probe.RegisterRate:0}, OPTIONS {probe.OptionsRate:0}, echo {probe.EchoRate:0}, bridged {probe.BridgeRate:0} per second), CPU measured after {settings.CalibrationSkip.TotalSeconds:0} s"))
+            $"calibrated for {settings.TargetLoad:P0} of a core ({factor:P0} of the given rates): REGISTER {scaled.RegisterRate:0}, OPTIONS {scaled.OptionsRate:0}, echo {scaled.EchoRate:0}, bridged {scaled.BridgeRate:0} per second "
+            + $"(by the ladders' maxima {scaled.EstimatedLoad:P0} of one core)"))
             .ConfigureAwait(false);
-        var streams = await StartTrafficAsync(probe, traffic, seconds).ConfigureAwait(false);
+        return scaled;
+    }
+
+    /// <summary>Runs the mix for <see cref="SoakSettings.CalibrationTime"/>; this process's share of a core after <see cref="SoakSettings.CalibrationSkip"/>.</summary>
+    private static async Task<(double Share, List<StreamTotal> Totals)> MeasureLoadAsync(SoakSettings probe, TrafficPlan traffic, CancellationToken cancellationToken)
+    {
+        var streams = await StartTrafficAsync(probe, traffic, Seconds(probe.CalibrationTime)).ConfigureAwait(false);
         try
         {
             var clock = Stopwatch.StartNew();
-            await Task.Delay(settings.CalibrationSkip, cancellationToken).ConfigureAwait(false);
+            await Task.Delay(probe.CalibrationSkip, cancellationToken).ConfigureAwait(false);
             var cpuFrom = ProcessFigures.ReadCurrent(collect: false).ProcessorTime;
             var from = clock.Elapsed;
-            await Task.Delay(settings.CalibrationTime - settings.CalibrationSkip, cancellationToken).ConfigureAwait(false);
+            await Task.Delay(probe.CalibrationTime - probe.CalibrationSkip, cancellationToken).ConfigureAwait(false);
             var share = (ProcessFigures.ReadCurrent(collect: false).ProcessorTime - cpuFrom) / (clock.Elapsed - from);
-            var totals = await FinishAsync(streams, settings).ConfigureAwait(false);
-            var lost = totals.Sum(t => t.Lost);
-            if (share <= 0)
-                throw new InvalidOperationException("calibration measured no CPU");
-            var factor = settings.CalibrationScale * settings.TargetLoad / share;
-            var scaled = settings.Scaled(factor) with { Calibrate = false };
-            await output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
-                $"calibration: the server used {share:P0} of a core{(lost > 0 ? $" ({lost} calls lost: {string.Join("; ", totals.Where(t => t.Lost > 0).Select(t => $"{t.Name} {t.Lost}"))})" : ", no call lost")}; rates x {factor:0.00} for {settings.TargetLoad:P0}: "
-                + $"REGISTER {scaled.RegisterRate:0}, OPTIONS {scaled.OptionsRate:0}, echo {scaled.EchoRate:0}, bridged {scaled.BridgeRate:0} per second (by the ladders' maxima {scaled.EstimatedLoad:P0} of one core)"))
-                .ConfigureAwait(false);
-            return scaled;
+            return (share, await FinishAsync(streams, probe).ConfigureAwait(false));
         }
         finally
         {

@@ -122,22 +122,38 @@ public sealed class SoakTraffic : IAsyncDisposable
 
     private static void Describe(StringBuilder text, SippResult result, string directory, string prefix)
     {
-        if (result.Lost == 0 && result.Retransmissions == 0 && result.ExitCode == 0)
+        var errors = ReadErrors(directory);
+        // SIPp notes when its own scheduler ran late: then the response times include its delay, not only the server's.
+        var lateClient = Occurrences(errors, "watchdog timer");
+        if (result.Lost == 0 && result.ExitCode == 0)
+        {
+            if (lateClient > 0)
+                text.Append(CultureInfo.InvariantCulture, $"{prefix}SIPp itself ran late {lateClient} times (its watchdog): a share of the delays was the client's\n");
             return;
+        }
         text.Append(prefix).Append(result).Append('\n');
         if (result.Statistics is { } s)
         {
             text.Append(CultureInfo.InvariantCulture,
-                $"  timeouts {s.FailedTimeoutOnReceive}, unexpected messages {s.FailedUnexpectedMessage}, unanswered after retransmissions {s.FailedMaxUdpRetransmissions}, out-of-call {s.OutOfCallMessages}, dead-call {s.DeadCallMessages}\n");
+                $"  timeouts {s.FailedTimeoutOnReceive}, unexpected messages {s.FailedUnexpectedMessage}, unanswered after retransmissions {s.FailedMaxUdpRetransmissions}, out-of-call {s.OutOfCallMessages}, dead-call {s.DeadCallMessages}, SIPp late {lateClient} times\n");
         }
-        if (FirstError(directory) is { Length: > 0 } first)
-            text.Append("  first unexpected message: ").Append(FirstLines(first, 12)).Append('\n');
-        if (result.Lost > 0 && result.Output.Length > 0)
+        var first = errors.IndexOf("Aborting call", StringComparison.Ordinal);
+        if (first >= 0)
+            text.Append("  first failed call: ").Append(FirstLines(errors[first..Math.Min(errors.Length, first + 1500)], 12)).Append('\n');
+        if (result.Output.Length > 0)
             text.Append("  sipp output: ").Append(FirstLines(result.Output, 4)).Append('\n');
     }
 
-    // SIPp's -trace_err file (SippOptions.TraceErrors): the head holds the first problem, whole.
-    private static string FirstError(string directory)
+    private static int Occurrences(string text, string what)
+    {
+        var count = 0;
+        for (var at = text.IndexOf(what, StringComparison.Ordinal); at >= 0; at = text.IndexOf(what, at + what.Length, StringComparison.Ordinal))
+            count++;
+        return count;
+    }
+
+    // SIPp's -trace_err file (SippOptions.TraceErrors); its first megabyte is plenty to count and quote from.
+    private static string ReadErrors(string directory)
     {
         try
         {
@@ -145,7 +161,7 @@ public sealed class SoakTraffic : IAsyncDisposable
             if (!File.Exists(path))
                 return "";
             using var reader = new StreamReader(new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete));
-            var buffer = new char[2000];
+            var buffer = new char[1024 * 1024];
             return new string(buffer, 0, reader.ReadBlock(buffer, 0, buffer.Length));
         }
         catch (IOException)

@@ -18,8 +18,9 @@ public static class SoakBenchmark
           --interval-seconds N a row every N seconds (default 60)
           --warmup N           rows left out of the slopes (default: 5, or a fifth of the rows when fewer than 25)
           --load F             the share of one core the calibrated rates aim at (default {SoakSettings.DefaultLoad})
-          --no-calibrate       run the rates as given (by default the mix first runs {new SoakSettings().CalibrationTime.TotalSeconds:0} s at half
-                               its rates, and its rates are scaled from the CPU that took to --load)
+          --no-calibrate       run the rates as given (by default two passes of {new SoakSettings().CalibrationTime.TotalSeconds:0} s first measure the
+                               server's CPU under the mix, at half its rates and then at the estimate,
+                               and scale the rates to --load)
           --register-rate R    authenticated registrations/s (default {SoakSettings.DefaultRegisterRate}; 0 = none)
           --options-rate R     OPTIONS/s (default {SoakSettings.DefaultOptionsRate})
           --echo-rate R        calls/s to echo (default {SoakSettings.DefaultEchoRate})
