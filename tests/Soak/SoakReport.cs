@@ -23,23 +23,33 @@ public enum TrendVerdict
 }
 
 /// <summary>
-/// A least-squares line through one figure's rows after the warm-up: the slope per hour with its standard error.
-/// A figure grows when its slope is both significant (more than twice its standard error) and material (over an hour,
-/// more than <c>relativeFloor</c> of its mean and more than <c>absoluteFloor</c>); anything less is noise.
+/// A least-squares line through one figure's rows after the warm-up: the slope per hour with its standard error, and
+/// the same over the last half of those rows. A figure grows when its slope is both significant (more than twice its
+/// standard error) and material (over an hour, more than <c>relativeFloor</c> of its mean and more than
+/// <c>absoluteFloor</c>), over all the rows and over the last half alike: a leak climbs at the same pace to the end,
+/// while memory settling towards its level (the allocator reusing blocks whose pages were never touched yet) slows
+/// down and stops. Anything less is noise.
 /// </summary>
-public sealed record Trend(string Name, string Unit, double Scale, double PerHour, double StandardError, double Mean, int Points, TrendVerdict Verdict, bool Judged)
+public sealed record Trend(string Name, string Unit, double Scale, double PerHour, double StandardError, double LastHalfPerHour, double LastHalfError,
+    double Mean, int Points, TrendVerdict Verdict, bool Judged)
 {
     public static Trend Fit(string name, string unit, double scale, IReadOnlyList<(TimeSpan At, double Value)> points, bool judged,
         double relativeFloor = 0.02, double absoluteFloor = 0)
     {
         ArgumentNullException.ThrowIfNull(points);
         if (points.Count < 3)
-            return new Trend(name, unit, scale, double.NaN, double.NaN, points.Count > 0 ? points.Average(p => p.Value) : double.NaN, points.Count, TrendVerdict.TooFewPoints, judged);
-        var (slope, error) = LeastSquares(points.Select(p => (p.At.TotalHours, p.Value)).ToList());
+            return new Trend(name, unit, scale, double.NaN, double.NaN, double.NaN, double.NaN, points.Count > 0 ? points.Average(p => p.Value) : double.NaN, points.Count, TrendVerdict.TooFewPoints, judged);
         var mean = points.Average(p => p.Value);
         var floor = Math.Max(Math.Abs(mean) * relativeFloor, absoluteFloor);
+        var (slope, error) = LeastSquares(points.Select(p => (p.At.TotalHours, p.Value)).ToList());
         var growing = slope > 2 * error && slope > floor;
-        return new Trend(name, unit, scale, slope, error, mean, points.Count, growing ? TrendVerdict.Growing : TrendVerdict.Flat, judged);
+        var (lastSlope, lastError) = (double.NaN, double.NaN);
+        if (points.Count >= 6)
+        {
+            (lastSlope, lastError) = LeastSquares(points.Skip(points.Count / 2).Select(p => (p.At.TotalHours, p.Value)).ToList());
+            growing &= lastSlope > 2 * lastError && lastSlope > floor;
+        }
+        return new Trend(name, unit, scale, slope, error, lastSlope, lastError, mean, points.Count, growing ? TrendVerdict.Growing : TrendVerdict.Flat, judged);
     }
 
     /// <summary>The slope of the least-squares line through the points and its standard error.</summary>
@@ -76,10 +86,18 @@ public sealed record Trend(string Name, string Unit, double Scale, double PerHou
             _ => "flat",
         };
         if (Verdict == TrendVerdict.TooFewPoints)
-            return string.Create(CultureInfo.InvariantCulture, $"   {Name,-22} {"-",12} {"",12} {"",14}  {verdict}");
+            return string.Create(CultureInfo.InvariantCulture, $"   {Name,-22} {"-",12} {"",12} {"",12} {"",12} {"",14}  {verdict}");
         return string.Create(CultureInfo.InvariantCulture,
-            $"   {Name,-22} {PerHour / Scale,12:+0.00;-0.00} {"± " + (StandardError / Scale).ToString("0.00", CultureInfo.InvariantCulture),12} {Mean / Scale,14:0.00}  {Unit}/h, mean in {Unit}; {verdict}{(Judged ? "" : " (not judged)")}");
+            $"   {Name,-22} {Slope(PerHour),12} {Error(StandardError),12} {Slope(LastHalfPerHour),12} {Error(LastHalfError),12} {Mean / Scale,14:0.00}  {Unit}; {verdict}{(Judged ? "" : " (not judged)")}");
     }
+
+    /// <summary>The column heads of <see cref="Format"/>.</summary>
+    public static string Header => string.Create(CultureInfo.InvariantCulture,
+        $"   {"figure",-22} {"per hour",12} {"",12} {"last half",12} {"",12} {"mean",14}");
+
+    private string Slope(double value) => double.IsNaN(value) ? "-" : (value / Scale).ToString("+0.00;-0.00", CultureInfo.InvariantCulture);
+
+    private string Error(double value) => double.IsNaN(value) ? "" : "± " + (value / Scale).ToString("0.00", CultureInfo.InvariantCulture);
 }
 
 /// <summary>Everything a soak saw: the rows, each stream's totals, the trends after the warm-up, and the verdict.</summary>
@@ -188,7 +206,8 @@ public sealed class SoakReport
         }
         var steady = SteadyRows;
         text.AppendLine(string.Create(CultureInfo.InvariantCulture,
-            $"slopes per hour (least squares over rows {Settings.WarmupRows + 1}..{Rows.Count}, {steady.Count} rows after a warm-up of {Settings.WarmupRows}; growing = slope > 2 standard errors and > 2% of the mean per hour and the figure's floor):"));
+            $"slopes per hour (least squares over rows {Settings.WarmupRows + 1}..{Rows.Count}, {steady.Count} rows after a warm-up of {Settings.WarmupRows}, and over the last half of them; growing = both slopes > 2 standard errors and > 2% of the mean per hour and the figure's floor):"));
+        text.AppendLine(Trend.Header);
         foreach (var trend in Trends)
             text.AppendLine(trend.Format());
         var growing = Trends.Where(t => t.Judged && t.Verdict == TrendVerdict.Growing).Select(t => $"{t.Name} ({t.Unit}) grows").ToList();

@@ -28,8 +28,12 @@ public sealed record SoakSettings
     /// <summary>One row of figures per interval.</summary>
     public TimeSpan Interval { get; init; } = TimeSpan.FromMinutes(1);
 
-    /// <summary>Rows left out of the slopes: memory settles (pools fill their cache, transactions reach timer J's 32 s, every user has registered once).</summary>
-    public int WarmupRows { get; init; } = 5;
+    /// <summary>
+    /// Rows left out of the slopes while memory settles: transactions reach timer J's 32 s, every user has registered
+    /// once, pools fill their cache, and RSS climbs towards what pjsip's pools reserve as the allocator hands out blocks
+    /// whose pages were not touched before (minutes at these rates).
+    /// </summary>
+    public int WarmupRows { get; init; } = 10;
 
     /// <summary>Users u00000... with an endpoint, an auth and a single-contact AOR each; they register in turn.</summary>
     public int Users { get; init; } = 10_000;

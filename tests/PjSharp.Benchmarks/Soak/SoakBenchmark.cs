@@ -16,7 +16,7 @@ public static class SoakBenchmark
         usage: PjSharp.Benchmarks soak [options]
           --minutes N          how long the traffic runs (default 60)
           --interval-seconds N a row every N seconds (default 60)
-          --warmup N           rows left out of the slopes (default: 5, or a fifth of the rows when fewer than 25)
+          --warmup N           rows left out of the slopes (default: a fifth of the rows, 1 to 10)
           --load F             the share of one core the calibrated rates aim at (default {SoakSettings.DefaultLoad})
           --no-calibrate       run the rates as given (by default two passes of {new SoakSettings().CalibrationTime.TotalSeconds:0} s first measure the
                                server's CPU under the mix, at half its rates and then at the estimate,
@@ -145,7 +145,7 @@ public static class SoakBenchmark
         if (settings.Users < 1)
             throw new FormatException("--users must be at least 1");
         var rows = (int)Math.Ceiling(settings.Duration / settings.Interval);
-        settings = settings with { WarmupRows = (int)Number("warmup", rows >= 25 ? 5 : Math.Max(1, rows / 5)) };
+        settings = settings with { WarmupRows = (int)Number("warmup", Math.Clamp(rows / 5, 1, 10)) };
         var serverCpu = Cpus("server-cpu", "0");
         if (serverCpu != null)
             _ = CpuAffinity.Parse(serverCpu);

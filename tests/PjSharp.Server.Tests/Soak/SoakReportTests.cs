@@ -45,6 +45,18 @@ public sealed class SoakReportTests
     }
 
     [Test]
+    public void Memory_settling_towards_its_level_is_not_a_leak()
+    {
+        // RSS climbing 100 MiB towards a plateau (time constant 3 minutes): steep at first, level by the last half.
+        var points = Enumerable.Range(1, 30).Select(m => (TimeSpan.FromMinutes(m), 500 * MiB + 100 * MiB * (1 - Math.Exp(-m / 3.0)))).ToList();
+
+        var trend = Trend.Fit("RSS", "MiB", MiB, points, judged: true, absoluteFloor: 8 * MiB);
+
+        Assert.That(trend.PerHour / MiB, Is.GreaterThan(60), "over all the rows it rises");
+        Assert.That(trend.Verdict, Is.EqualTo(TrendVerdict.Flat), trend.Format());
+    }
+
+    [Test]
     public void Percentiles_come_from_whole_millisecond_counts()
     {
         var histogram = new long[10_001];
