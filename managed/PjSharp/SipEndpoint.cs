@@ -108,6 +108,21 @@ public sealed unsafe class SipEndpoint : IDisposable, IAsyncDisposable
     /// <summary>pjsip pools currently in use (each dialog, transaction and media stream holds some): a leak shows here.</summary>
     public long PoolsInUse => _cachingPool == null ? 0 : (long)_cachingPool->used_count;
 
+    /// <summary>Bytes held by the pjsip pools in use (what pjsip's caching pool counts as used).</summary>
+    public long PoolBytesInUse => _cachingPool == null ? 0 : (long)_cachingPool->used_size;
+
+    /// <summary>Transactions in pjsip's transaction table; 0 once the endpoint is disposed.</summary>
+    public int TransactionCount
+    {
+        get
+        {
+            if (Volatile.Read(ref _disposed) != 0 || _endpoint == null)
+                return 0;
+            PjThread.EnsureRegistered();
+            return (int)PjsipSipTransaction.pjsip_tsx_layer_get_tsx_count();
+        }
+    }
+
     internal ILoggerFactory LoggerFactory => _loggerFactory;
 
     /// <summary>What the linked pjproject is and how it was built.</summary>
