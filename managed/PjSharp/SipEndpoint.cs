@@ -108,8 +108,36 @@ public sealed unsafe class SipEndpoint : IDisposable, IAsyncDisposable
     /// <summary>pjsip pools currently in use (each dialog, transaction and media stream holds some): a leak shows here.</summary>
     public long PoolsInUse => _cachingPool == null ? 0 : (long)_cachingPool->used_count;
 
-    /// <summary>Bytes held by the pjsip pools in use (what pjsip's caching pool counts as used).</summary>
-    public long PoolBytesInUse => _cachingPool == null ? 0 : (long)_cachingPool->used_size;
+    /// <summary>
+    /// Memory of the pjsip pools in use: bytes allocated from them and bytes they reserved from the
+    /// system (their capacity). Walks pjsip's list of pools under its lock: a metric, not a hot path.
+    /// </summary>
+    public (long UsedBytes, long CapacityBytes) PoolMemory
+    {
+        get
+        {
+            if (Volatile.Read(ref _disposed) != 0 || _cachingPool == null)
+                return (0, 0);
+            PjThread.EnsureRegistered();
+            long used = 0, capacity = 0;
+            var head = (pj_pool_t*)&_cachingPool->used_list;
+            if (PjLock.pj_lock_acquire(_cachingPool->@lock) != ThrowHelper.Success)
+                return (0, 0);
+            try
+            {
+                for (var pool = head->next; pool != null && pool != head; pool = pool->next)
+                {
+                    used += (long)PjPool.pj_pool_get_used_size(pool);
+                    capacity += (long)PjPool.pj_pool_get_capacity(pool);
+                }
+            }
+            finally
+            {
+                _ = PjLock.pj_lock_release(_cachingPool->@lock);
+            }
+            return (used, capacity);
+        }
+    }
 
     /// <summary>Transactions in pjsip's transaction table; 0 once the endpoint is disposed.</summary>
     public int TransactionCount

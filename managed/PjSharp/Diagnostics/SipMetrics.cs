@@ -41,8 +41,10 @@ public sealed class SipMetrics : SipService
             "SIP responses received and sent, by method, status code and direction (retransmissions included)");
         meter.CreateObservableGauge("pjsharp.sip.transactions", () => Observe(static e => e.TransactionCount), "{transaction}",
             "SIP transactions in pjsip's transaction table");
-        meter.CreateObservableGauge("pjsharp.pjsip.pool.used", () => Observe(static e => e.PoolBytesInUse), "By",
-            "Bytes held by pjsip's pools in use");
+        meter.CreateObservableGauge("pjsharp.pjsip.pool.used", () => Observe(static e => e.PoolMemory.UsedBytes), "By",
+            "Bytes allocated from pjsip's pools in use");
+        meter.CreateObservableGauge("pjsharp.pjsip.pool.capacity", () => Observe(static e => e.PoolMemory.CapacityBytes), "By",
+            "Bytes pjsip's pools in use reserved from the system");
         meter.CreateObservableGauge("pjsharp.pjsip.pools", () => Observe(static e => e.PoolsInUse), "{pool}",
             "pjsip pools in use");
     }
