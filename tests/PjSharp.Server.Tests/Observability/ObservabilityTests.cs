@@ -175,7 +175,14 @@ public sealed class ObservabilityTests
                 Assert.That(metrics.Observe("pjsharp.pjsip.pools"), Is.GreaterThan(0));
                 Assert.That(metrics.Observe("pjsharp.sip.transactions"), Is.Not.Null.And.GreaterThanOrEqualTo(0));
                 Assert.That(metrics.Observe("pjsharp.sip.sessions.active"), Is.Zero);
+                Assert.That(metrics.Sum("pjsharp.security.events", ("event", "auth_failed")), Is.Zero);
             });
+
+            // A wrong password: one more challenge, and an authentication failure on the security counter.
+            using var guesser = new SipPhone(udp, "alice", "not-the-password");
+            Assert.That(SipWire.StatusOf(await guesser.RegisterAsync()), Is.EqualTo(401));
+            Assert.That(metrics.Sum("pjsharp.security.events", ("event", "auth_failed")), Is.EqualTo(1), metrics.Dump());
+            Assert.That(metrics.Sum(Responses, ("sip.method", "REGISTER"), ("sip.response.status_code", 401), ("network.io.direction", "transmit")), Is.EqualTo(3));
         }
         finally
         {
