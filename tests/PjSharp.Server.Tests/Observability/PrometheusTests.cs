@@ -109,6 +109,43 @@ public sealed class PrometheusTests
     }
 
     [Test]
+    public async Task Pjsharp_serve_takes_prometheus_and_hep_from_its_settings()
+    {
+        using var collector = new UdpClient(new IPEndPoint(IPAddress.Loopback, 0));
+        var port = FreeTcpPort();
+        await using var server = await RegistrarTestServer.StartAsync(RegistrarTestServer.Phones(), new Dictionary<string, string?>
+        {
+            ["PJSHARP__PjSharp__Telemetry__PrometheusAddress"] = $"127.0.0.1:{port}",
+            ["PJSHARP__PjSharp__Trace__HepAddress"] = $"127.0.0.1:{((IPEndPoint)collector.Client.LocalEndPoint!).Port}",
+        });
+        using var alice = server.Phone("alice");
+        Assert.That(SipWire.StatusOf(await alice.RegisterAsync()), Is.EqualTo(200), server.Output);
+
+        using var http = new HttpClient();
+        var text = await http.GetStringAsync(new Uri($"http://127.0.0.1:{port}/metrics"));
+        Assert.That(text, Does.Match(@"pjsharp_sip_responses_total\{[^}]*sip_method=""REGISTER""[^}]*sip_response_status_code=""200""[^}]*\} 1\b"), text);
+
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        var packet = await collector.ReceiveAsync(timeout.Token);
+        Assert.That(System.Text.Encoding.ASCII.GetString(packet.Buffer, 0, 4), Is.EqualTo("HEP3"));
+        Assert.That(System.Text.Encoding.UTF8.GetString(packet.Buffer), Does.Contain("REGISTER sip:"));
+    }
+
+    [Test]
+    public void A_malformed_hep_address_stops_the_host_naming_the_key()
+    {
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+        builder.Services.AddPjSharp(options =>
+        {
+            options.Transports.Add("udp:127.0.0.1:0");
+            options.Trace.HepAddress = "nowhere";
+        });
+        using var invalid = builder.Build();
+        var failure = Assert.ThrowsAsync<Microsoft.Extensions.Options.OptionsValidationException>(() => invalid.StartAsync())!;
+        Assert.That(failure.Failures, Has.Some.StartsWith("PjSharp:Trace:HepAddress:"));
+    }
+
+    [Test]
     public void A_malformed_prometheus_address_names_the_key()
     {
         var error = Assert.Throws<FormatException>(() => Build(new() { ["PjSharp:Telemetry:PrometheusAddress"] = "no-port" }));
