@@ -31,9 +31,14 @@ internal sealed class RegistrarComponent(IMeterFactory meterFactory) : IPjSharpC
         _service = new RegistrarService(server.Endpoint, server.Interception, server.Store, _writer, _servants,
             new RegistrarOptions
             {
+                NodeName = server.Options.NodeName,
                 ExpiryCheckInterval = TimeSpan.FromSeconds(Math.Max(1, server.Interception.Directory.Global.ContactExpirationCheckInterval)),
             },
             loggers.CreateLogger("PjSharp.Registrar"));
+        var service = _service;
+        server.Meter.CreateObservableGauge("pjsharp.sip.registrations.active", () => service.ActiveBindings, "{binding}",
+            "Unexpired contact bindings this node's registrar knows of");
+        server.Meter.CreateObservableCounter("pjsharp.sip.registrations.accepted", () => service.Registered, "{request}", "REGISTERs answered 200");
         server.Register(_service);
         server.Contacts.Registrar = _service;
         return Task.CompletedTask;

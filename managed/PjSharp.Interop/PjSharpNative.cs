@@ -183,20 +183,4 @@ public static unsafe partial class PjSharpNative
     [LibraryImport(NativeLibraryResolver.LibraryName)]
     [UnmanagedCallConv(CallConvs = [typeof(CallConvCdecl)])]
     public static partial int pjsharp_media_transport_ports(pjmedia_transport* transport, int* rtp, int* rtcp);
-
-    /// <summary>What pal_pool.c reports of a caching pool; five 64-bit fields, as in C.</summary>
-    [StructLayout(LayoutKind.Sequential)]
-    public struct PoolUsage
-    {
-        public ulong PoolsInUse;
-        public ulong UsedCapacity;
-        public ulong UsedBytes;
-        public ulong CachedCapacity;
-        public ulong MaxCachedCapacity;
-    }
-
-    /// <summary>Walks the pools in use under the caching pool's lock.</summary>
-    [LibraryImport(NativeLibraryResolver.LibraryName)]
-    [UnmanagedCallConv(CallConvs = [typeof(CallConvCdecl)])]
-    public static partial int pjsharp_caching_pool_usage(pj_caching_pool* pool, PoolUsage* usage);
 }

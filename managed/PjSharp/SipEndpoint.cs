@@ -109,23 +109,45 @@ public sealed unsafe class SipEndpoint : IDisposable, IAsyncDisposable
     public long PoolsInUse => _cachingPool == null ? 0 : (long)_cachingPool->used_count;
 
     /// <summary>
-    /// What pjsip's pools hold now: the pools in use with the bytes they reserve and use, and what released pools keep
-    /// cached. Walks the pools in use under the pool factory's lock, so it is for monitoring (once a second or less
-    /// often), not for every request. All zero once the endpoint is disposed.
+    /// Memory of the pjsip pools in use: bytes allocated from them and bytes they reserved from the
+    /// system (their capacity). Walks pjsip's list of pools under its lock: a metric, not a hot path.
     /// </summary>
-    public SipPoolUsage PoolUsage
+    public (long UsedBytes, long CapacityBytes) PoolMemory
     {
         get
         {
-            PjSharpNative.PoolUsage usage;
-            // Dispose frees the caching pool under the same lock.
-            lock (_gate)
+            if (Volatile.Read(ref _disposed) != 0 || _cachingPool == null)
+                return (0, 0);
+            PjThread.EnsureRegistered();
+            long used = 0, capacity = 0;
+            var head = (pj_pool_t*)&_cachingPool->used_list;
+            if (PjLock.pj_lock_acquire(_cachingPool->@lock) != ThrowHelper.Success)
+                return (0, 0);
+            try
             {
-                if (_cachingPool == null)
-                    return default;
-                ThrowHelper.ThrowIfFailed(PjSharpNative.pjsharp_caching_pool_usage(_cachingPool, &usage), "pjsharp_caching_pool_usage");
+                for (var pool = head->next; pool != null && pool != head; pool = pool->next)
+                {
+                    used += (long)PjPool.pj_pool_get_used_size(pool);
+                    capacity += (long)PjPool.pj_pool_get_capacity(pool);
+                }
             }
-            return new SipPoolUsage((long)usage.PoolsInUse, (long)usage.UsedCapacity, (long)usage.UsedBytes, (long)usage.CachedCapacity, (long)usage.MaxCachedCapacity);
+            finally
+            {
+                _ = PjLock.pj_lock_release(_cachingPool->@lock);
+            }
+            return (used, capacity);
+        }
+    }
+
+    /// <summary>Transactions in pjsip's transaction table; 0 once the endpoint is disposed.</summary>
+    public int TransactionCount
+    {
+        get
+        {
+            if (Volatile.Read(ref _disposed) != 0 || _endpoint == null)
+                return 0;
+            PjThread.EnsureRegistered();
+            return (int)PjsipSipTransaction.pjsip_tsx_layer_get_tsx_count();
         }
     }
 

@@ -1,13 +1,15 @@
 using System.Globalization;
 using System.Text;
-using PjSharp.Diagnostics;
 
 namespace PjSharp.Testing.Soak;
+
+/// <summary>pjsip's memory at one moment: pools in use (each transaction, dialog, session and media stream holds some), the bytes they reserve and use, and the transactions alive.</summary>
+public readonly record struct PoolFigures(long PoolsInUse, long CapacityBytes, long UsedBytes, int Transactions);
 
 /// <summary>One interval's figures; <see cref="Index"/> 0 is the baseline taken before any traffic.</summary>
 public sealed record SoakRow(
     int Index, TimeSpan At, TimeSpan Length, double LoadAverage, double CpuShare, IReadOnlyList<StreamInterval> Streams,
-    ProcessFigures Process, SipPoolUsage Pool, long DatabaseBytes, int Warnings, int Errors)
+    ProcessFigures Process, PoolFigures Pool, long DatabaseBytes, int Warnings, int Errors)
 {
     public long Failed => Streams.Sum(s => s.Failed);
 
@@ -119,6 +121,9 @@ public sealed class SoakReport
 
     public required int Errors { get; init; }
 
+    /// <summary>Why the soak stopped before its time (its memory ran away), or null.</summary>
+    public string? Stopped { get; init; }
+
     public IReadOnlyList<Trend> Trends => _trends ??= FitTrends();
 
     private IReadOnlyList<Trend>? _trends;
@@ -134,7 +139,7 @@ public sealed class SoakReport
     /// <summary>Whether there were rows enough after the warm-up to judge the slopes (3 at least).</summary>
     public bool SlopesJudged => Trends.Where(t => t.Judged).All(t => t.Verdict != TrendVerdict.TooFewPoints);
 
-    public bool Passed => ZeroFailures && Flat;
+    public bool Passed => ZeroFailures && Flat && Stopped == null;
 
     private List<Trend> FitTrends()
     {
@@ -145,9 +150,9 @@ public sealed class SoakReport
         {
             Trend.Fit("RSS", "MiB", MiB, Of(r => r.Process.ResidentBytes), judged: true, absoluteFloor: 8 * MiB),
             Trend.Fit("managed heap", "MiB", MiB, Of(r => r.Process.ManagedHeapBytes), judged: true, absoluteFloor: 4 * MiB),
-            Trend.Fit("pjsip pools in use", "MiB", MiB, Of(r => r.Pool.UsedCapacityBytes), judged: true, absoluteFloor: 2 * MiB),
+            Trend.Fit("pjsip pools in use", "MiB", MiB, Of(r => r.Pool.CapacityBytes), judged: true, absoluteFloor: 2 * MiB),
             Trend.Fit("pjsip pools in use", "pools", 1, Of(r => r.Pool.PoolsInUse), judged: true, absoluteFloor: 50),
-            Trend.Fit("pjsip pool cache", "MiB", MiB, Of(r => r.Pool.CachedBytes), judged: false),
+            Trend.Fit("pjsip transactions", "tsx", 1, Of(r => r.Pool.Transactions), judged: false),
             Trend.Fit("open files", "fds", 1, Of(r => r.Process.OpenFiles), judged: true, absoluteFloor: 4),
             Trend.Fit("threads", "threads", 1, Of(r => r.Process.Threads), judged: true, absoluteFloor: 4),
             Trend.Fit("database files", "MiB", MiB, Of(r => r.DatabaseBytes), judged: false),
@@ -169,7 +174,7 @@ public sealed class SoakReport
         foreach (var name in streams)
             text.Append(CultureInfo.InvariantCulture, $" {name + "/s",10} {"fail",4} {"p50/95/99 ms",12} |");
         text.Append(CultureInfo.InvariantCulture,
-            $" {"retr",5} {"RSS MiB",8} {"heap MiB",8} {"pool MiB",9} {"cache",6} {"pools",6} {"fds",5} {"thr",4} {"db MiB",7} {"warn/err",8}");
+            $" {"retr",5} {"RSS MiB",8} {"heap MiB",8} {"pool MiB",9} {"pools",7} {"tsx",7} {"fds",5} {"thr",4} {"db MiB",7} {"warn/err",8}");
         return text.ToString();
     }
 
@@ -182,7 +187,7 @@ public sealed class SoakReport
         foreach (var stream in row.Streams)
             text.Append(CultureInfo.InvariantCulture, $" {stream.Rate(row.Length),10:0} {stream.Failed,4} {stream.Latency,12} |");
         text.Append(CultureInfo.InvariantCulture,
-            $" {row.Retransmissions,5} {row.Process.ResidentBytes / MiB,8:0.0} {row.Process.ManagedHeapBytes / MiB,8:0.0} {row.Pool.UsedCapacityBytes / MiB,9:0.0} {row.Pool.CachedBytes / MiB,6:0.0} {row.Pool.PoolsInUse,6} {row.Process.OpenFiles,5} {row.Process.Threads,4} {row.DatabaseBytes / MiB,7:0.0} {row.Warnings + "/" + row.Errors,8}");
+            $" {row.Retransmissions,5} {row.Process.ResidentBytes / MiB,8:0.0} {row.Process.ManagedHeapBytes / MiB,8:0.0} {row.Pool.CapacityBytes / MiB,9:0.0} {row.Pool.PoolsInUse,7} {row.Pool.Transactions,7} {row.Process.OpenFiles,5} {row.Process.Threads,4} {row.DatabaseBytes / MiB,7:0.0} {row.Warnings + "/" + row.Errors,8}");
         return text.ToString();
     }
 
@@ -216,7 +221,8 @@ public sealed class SoakReport
             : Flat ? "memory and handles flat" : "not flat: " + string.Join(", ", growing);
         var failures = ZeroFailures ? "zero failures" : $"{Math.Max(Totals.Sum(t => t.Lost), Rows.Sum(r => r.Failed))} calls failed";
         var logged = Warnings + Errors > 0 ? $" (the server logged {Warnings} warnings and {Errors} errors, listed above)" : "";
-        text.AppendLine(CultureInfo.InvariantCulture, $"verdict: {(Passed ? "PASS" : "FAIL")}: {failures}, {memory}{logged}");
+        var early = Stopped != null ? $"stopped early ({Stopped}), " : "";
+        text.AppendLine(CultureInfo.InvariantCulture, $"verdict: {(Passed ? "PASS" : "FAIL")}: {early}{failures}, {memory}{logged}");
         return text.ToString();
     }
 }

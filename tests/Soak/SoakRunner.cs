@@ -116,21 +116,42 @@ public static class SoakRunner
                 var started = Stopwatch.StartNew();
                 var previous = baseline;
                 var count = Math.Max(1, (int)Math.Ceiling(settings.Duration / settings.Interval));
-                for (var index = 1; index <= count; index++)
+                // A server that has lost control of its memory is stopped before it takes the machine down with it.
+                using var guard = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+                string? stopped = null;
+                var watch = WatchMemoryAsync(settings.MaxResidentBytes, guard, reason => stopped = reason);
+                try
                 {
-                    var due = TimeSpan.FromTicks(Math.Min(settings.Interval.Ticks * index, settings.Duration.Ticks));
-                    var wait = due - started.Elapsed;
-                    if (wait > TimeSpan.Zero)
-                        await Task.Delay(wait, cancellationToken).ConfigureAwait(false);
-                    var row = Sample(index, started.Elapsed, started.Elapsed - previous.At, server, database, log, settings, previous.Process.ProcessorTime,
-                        [.. streams.Select(s => s.Sample())], previous);
-                    rows.Add(row);
-                    previous = row;
-                    await output.WriteLineAsync(SoakReport.FormatRow(row)).ConfigureAwait(false);
-                    await output.FlushAsync(cancellationToken).ConfigureAwait(false);
+                    for (var index = 1; index <= count; index++)
+                    {
+                        var due = TimeSpan.FromTicks(Math.Min(settings.Interval.Ticks * index, settings.Duration.Ticks));
+                        var wait = due - started.Elapsed;
+                        if (wait > TimeSpan.Zero)
+                            await Task.Delay(wait, guard.Token).ConfigureAwait(false);
+                        var row = Sample(index, started.Elapsed, started.Elapsed - previous.At, server, database, log, settings, previous.Process.ProcessorTime,
+                            [.. streams.Select(s => s.Sample())], previous);
+                        rows.Add(row);
+                        previous = row;
+                        await output.WriteLineAsync(SoakReport.FormatRow(row)).ConfigureAwait(false);
+                        await output.FlushAsync(cancellationToken).ConfigureAwait(false);
+                    }
+                }
+                catch (OperationCanceledException) when (stopped != null && !cancellationToken.IsCancellationRequested)
+                {
+                    await output.WriteLineAsync($"stopped: {stopped}").ConfigureAwait(false);
+                }
+                finally
+                {
+                    await guard.CancelAsync().ConfigureAwait(false);
+                    await watch.ConfigureAwait(false);
                 }
 
                 // SIPp places its last calls at the end of the run; they finish a hold (and a BYE) later.
+                if (stopped != null)
+                {
+                    foreach (var stream in streams)
+                        await stream.StopAsync().ConfigureAwait(false);
+                }
                 var totals = await FinishAsync(streams, settings).ConfigureAwait(false);
                 var report = new SoakReport
                 {
@@ -142,6 +163,7 @@ public static class SoakRunner
                     LoggedProblems = log.First,
                     Warnings = log.Warnings,
                     Errors = log.Errors,
+                    Stopped = stopped,
                 };
                 await output.WriteLineAsync(report.FormatSummary()).ConfigureAwait(false);
                 return report;
@@ -159,6 +181,27 @@ public static class SoakRunner
         }
     }
 
+    /// <summary>Reads this process's RSS every few seconds; past <paramref name="limit"/> it says why and cancels <paramref name="guard"/>.</summary>
+    private static async Task WatchMemoryAsync(long limit, CancellationTokenSource guard, Action<string> stop)
+    {
+        try
+        {
+            while (!guard.IsCancellationRequested)
+            {
+                await Task.Delay(TimeSpan.FromSeconds(5), guard.Token).ConfigureAwait(false);
+                var resident = ProcessFigures.ReadCurrent(collect: false).ResidentBytes;
+                if (limit > 0 && resident > limit)
+                {
+                    stop(string.Create(CultureInfo.InvariantCulture, $"RSS {resident / (1024.0 * 1024 * 1024):0.0} GiB passed the limit of {limit / (1024.0 * 1024 * 1024):0.0} GiB"));
+                    await guard.CancelAsync().ConfigureAwait(false);
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
     /// <summary>Where the traffic goes and the ports the phones' contacts name.</summary>
     private sealed record TrafficPlan(string Target, string Injection, int RegisterPort, int CalleePort);
 
@@ -166,24 +209,40 @@ public static class SoakRunner
     /// Finds the rates that load this process's core to <see cref="SoakSettings.TargetLoad"/>: the mix runs at
     /// <see cref="SoakSettings.CalibrationScale"/> of its rates while its CPU is measured (after the first registrations),
     /// the rates are scaled by the ratio to the target, and a second pass at those rates corrects the estimate (CPU per
-    /// request falls as the rate rises: pjsip handles more per poll, commits group more writes).
+    /// request falls as the rate rises: pjsip handles more per poll, commits group more writes). A pass that lost calls
+    /// or retransmitted measured a starved or overloaded server, not the mix's cost: it is repeated at lower rates.
     /// </summary>
     private static async Task<SoakSettings> CalibrateAsync(SoakSettings settings, TrafficPlan traffic, TextWriter output, CancellationToken cancellationToken)
     {
+        const int MaxPasses = 6;
         var factor = settings.CalibrationScale;
-        for (var pass = 1; pass <= 2; pass++)
+        var trusted = 0;
+        for (var pass = 1; trusted < 2; pass++)
         {
+            if (pass > MaxPasses)
+            {
+                throw new InvalidOperationException(
+                    $"calibration: {MaxPasses} passes and no two clean ones; the machine is too busy to measure (give the rates and --no-calibrate, or run later)");
+            }
             var probe = settings.Scaled(factor);
             var (share, totals) = await MeasureLoadAsync(probe, traffic, cancellationToken).ConfigureAwait(false);
-            if (share <= 0)
-                throw new InvalidOperationException("calibration measured no CPU");
             var lost = totals.Sum(t => t.Lost);
-            var next = factor * settings.TargetLoad / share;
-            var losses = lost > 0 ? $"{lost} calls lost ({string.Join("; ", totals.Where(t => t.Lost > 0).Select(t => $"{t.Name} {t.Lost}"))})" : "no call lost";
+            var retransmissions = totals.Sum(t => t.Retransmissions);
+            var clean = lost == 0 && retransmissions <= totals.Sum(t => t.Successful) / 1000 && share > 0;
+            var outcome = clean
+                ? "clean"
+                : $"{lost} calls lost, {retransmissions} retransmissions: not used (the server was starved or overloaded)";
             await output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
-                $"calibration {pass}: {settings.CalibrationTime.TotalSeconds:0} s at REGISTER {probe.RegisterRate:0}, OPTIONS {probe.OptionsRate:0}, echo {probe.EchoRate:0}, bridged {probe.BridgeRate:0} per second ({factor:P0} of the given rates): {share:P0} of a core after {settings.CalibrationSkip.TotalSeconds:0} s, {losses}, load average {ProcessFigures.LoadAverage():0.00}"))
+                $"calibration {pass}: {settings.CalibrationTime.TotalSeconds:0} s at REGISTER {probe.RegisterRate:0}, OPTIONS {probe.OptionsRate:0}, echo {probe.EchoRate:0}, bridged {probe.BridgeRate:0} per second ({factor:P0} of the given rates): {share:P0} of a core after {settings.CalibrationSkip.TotalSeconds:0} s, {outcome}; load average {ProcessFigures.LoadAverage():0.00}"))
                 .ConfigureAwait(false);
-            factor = next;
+            if (!clean)
+            {
+                factor *= 0.8;
+                continue;
+            }
+            trusted++;
+            // One pass moves the rates at most this far: a measurement off by much is better corrected by the next.
+            factor = Math.Clamp(factor * settings.TargetLoad / share, factor * 0.5, factor * 1.6);
         }
         var scaled = settings.Scaled(factor) with { Calibrate = false };
         await output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
@@ -222,7 +281,7 @@ public static class SoakRunner
         {
             if (settings.RegisterRate > 0)
             {
-                streams.Add(new SoakTraffic("REGISTER", "REGISTER→200, challenge included", SippRunner.Start(
+                streams.Add(new SoakTraffic("REGISTER", SippRunner.Start(
                     Client(settings, "soak-register-uac.xml", plan.Target, settings.RegisterRate, Calls(settings.RegisterRate, seconds), seconds) with
                     {
                         LocalPort = plan.RegisterPort,
@@ -231,7 +290,7 @@ public static class SoakRunner
             }
             if (settings.OptionsRate > 0)
             {
-                streams.Add(new SoakTraffic("OPTIONS", "OPTIONS→200", SippRunner.Start(
+                streams.Add(new SoakTraffic("OPTIONS", SippRunner.Start(
                     Client(settings, "soak-options-uac.xml", plan.Target, settings.OptionsRate, Calls(settings.OptionsRate, seconds), seconds) with
                     {
                         ExtraArguments = ["-l", Limit(settings.OptionsRate, TimeSpan.Zero), .. ResponseTimes(settings.OptionsRate)],
@@ -239,7 +298,7 @@ public static class SoakRunner
             }
             if (settings.EchoRate > 0)
             {
-                streams.Add(new SoakTraffic("echo", "INVITE→200 (echo)", SippRunner.Start(
+                streams.Add(new SoakTraffic("echo", SippRunner.Start(
                     CallClient(settings, plan.Target, EchoUser, settings.EchoRate, Calls(settings.EchoRate, seconds), seconds))));
             }
             var bridgeCalls = Calls(settings.BridgeRate, seconds);
@@ -260,7 +319,7 @@ public static class SoakRunner
                     await callee.DisposeAsync().ConfigureAwait(false);
                     throw;
                 }
-                streams.Add(new SoakTraffic("bridged", "INVITE→200 (bridged: the phone answered through the B2BUA)", SippRunner.Start(
+                streams.Add(new SoakTraffic("bridged", SippRunner.Start(
                     CallClient(settings, plan.Target, CalleeUser, settings.BridgeRate, bridgeCalls, seconds)), callee));
             }
             return streams;
@@ -288,7 +347,10 @@ public static class SoakRunner
     {
         var process = ProcessFigures.ReadCurrent(settings.CollectBeforeSample);
         var cpu = previous != null && length > TimeSpan.Zero ? (process.ProcessorTime - processorBefore) / length : 0;
-        return new SoakRow(index, at, length, ProcessFigures.LoadAverage(), cpu, streams, process, server.Endpoint.PoolUsage,
+        var endpoint = server.Endpoint;
+        var memory = endpoint.PoolMemory;
+        var pools = new PoolFigures(endpoint.PoolsInUse, memory.CapacityBytes, memory.UsedBytes, endpoint.TransactionCount);
+        return new SoakRow(index, at, length, ProcessFigures.LoadAverage(), cpu, streams, process, pools,
             DatabaseBytes(database), log.Warnings, log.Errors);
     }
 

@@ -70,6 +70,12 @@ public sealed record SoakSettings
     /// <summary>A request unanswered this long fails its call (SIPp -recv_timeout).</summary>
     public TimeSpan ReceiveTimeout { get; init; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>
+    /// The soak stops (and fails) when this process's RSS passes this many bytes (0: never): an overloaded server can
+    /// keep pools for every retransmission until the machine runs out of memory. Default: half the machine's memory.
+    /// </summary>
+    public long MaxResidentBytes { get; init; } = MachineMemoryBytes() / 2;
+
     /// <summary>A full blocking collection before each row, so the managed heap figure is what is live, not garbage waiting.</summary>
     public bool CollectBeforeSample { get; init; } = true;
 
@@ -113,6 +119,21 @@ public sealed record SoakSettings
     public double EstimatedLoad =>
         (RegisterMax > 0 ? RegisterRate / RegisterMax : 0) + (OptionsMax > 0 ? OptionsRate / OptionsMax : 0)
         + (EchoMax > 0 ? EchoRate / EchoMax : 0) + (BridgeMax > 0 ? BridgeRate / BridgeMax : 0);
+
+    private static long MachineMemoryBytes()
+    {
+        try
+        {
+            // "MemTotal:       24683440 kB"
+            var line = File.ReadLines("/proc/meminfo").FirstOrDefault(l => l.StartsWith("MemTotal:", StringComparison.Ordinal));
+            var fields = line?.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries);
+            return fields is { Length: >= 2 } && long.TryParse(fields[1], NumberStyles.None, CultureInfo.InvariantCulture, out var kib) ? kib * 1024 : 0;
+        }
+        catch (IOException)
+        {
+            return 0;
+        }
+    }
 
     public string Describe() => string.Create(CultureInfo.InvariantCulture,
         $"{Duration.TotalMinutes:0.##} min, a row every {Interval.TotalSeconds:0} s; REGISTER {RegisterRate:0}/s over {Users} users (digest), "

@@ -44,23 +44,15 @@ public sealed class SoakTraffic : IAsyncDisposable
     private (long Successful, long Failed, long Retransmissions) _last;
     private (long Successful, long Failed, long Retransmissions) _lastAnswerer;
 
-    public SoakTraffic(string name, string latencyName, SippRun run, SippRun? answerer = null)
+    public SoakTraffic(string name, SippRun run, SippRun? answerer = null)
     {
         Name = name;
-        LatencyName = latencyName;
         _run = run;
         _answerer = answerer;
     }
 
     /// <summary>Short name for columns: REGISTER, OPTIONS, echo, bridged.</summary>
     public string Name { get; }
-
-    /// <summary>What its response time measures, e.g. "REGISTER→200 (challenge included)".</summary>
-    public string LatencyName { get; }
-
-    public SippRun Run => _run;
-
-    public bool HasExited => _run.Completion.IsCompleted && (_answerer == null || _answerer.Completion.IsCompleted);
 
     /// <summary>Counts and response times since the previous call.</summary>
     public StreamInterval Sample()
@@ -105,6 +97,14 @@ public sealed class SoakTraffic : IAsyncDisposable
             Describe(problem, answered, _answerer!.Directory, "answering phone: ");
         return new StreamTotal(Name, result.Expected, result.Successful, result.Failed + (answered?.Failed ?? 0), result.Unfinished,
             result.Retransmissions + (answered?.Retransmissions ?? 0), problem.ToString().Trim());
+    }
+
+    /// <summary>Stops SIPp now (calls in progress end unfinished); <see cref="FinishAsync"/> then returns at once.</summary>
+    public async Task StopAsync()
+    {
+        await _run.StopAsync().ConfigureAwait(false);
+        if (_answerer != null)
+            await _answerer.StopAsync().ConfigureAwait(false);
     }
 
     public async ValueTask DisposeAsync()

@@ -39,10 +39,55 @@ public abstract class SqlObjectBackend : IObjectBackend
     public bool IsReadOnly => false;
 
     /// <summary>The schema version of the database after opening.</summary>
-    public int SchemaVersion { get; private set; }
+    public int SchemaVersion { get; protected set; }
 
     /// <summary>Where the backend logs.</summary>
     protected ILogger Logger { get; }
+
+    // Per kind (reads, writes): 0 while the database serves it; the tick count of the first failure while it does not.
+    // Kept apart because a read-only or full disk still serves reads: only a write ends a write outage.
+    private readonly long[] _unavailableSince = new long[2];
+
+    /// <summary>False from a failure that says the database cannot be reached, read or written until that works again.</summary>
+    public bool IsAvailable => Interlocked.Read(ref _unavailableSince[0]) == 0 && Interlocked.Read(ref _unavailableSince[1]) == 0;
+
+    /// <summary>
+    /// Whether <paramref name="exception"/> says the database cannot serve now (unreachable, restarting, disk full, read-only)
+    /// rather than that the request itself was wrong; such errors become <see cref="BackendUnavailableException"/>.
+    /// </summary>
+    protected virtual bool IsUnavailableError(Exception exception) =>
+        exception is TimeoutException or IOException or System.Net.Sockets.SocketException;
+
+    /// <summary>Called for each failure <see cref="IsUnavailableError"/> accepted (a backend may reconnect next time).</summary>
+    protected virtual void OnUnavailable(Exception exception)
+    {
+    }
+
+    /// <summary>
+    /// Runs one database operation (a read, or a <paramref name="write"/>): its failure for want of the database is
+    /// logged once per outage and thrown as <see cref="BackendUnavailableException"/>; the first success after ends the outage.
+    /// </summary>
+    protected async ValueTask<T> GuardAsync<T>(Func<ValueTask<T>> operation, bool write)
+    {
+        ArgumentNullException.ThrowIfNull(operation);
+        var kind = write ? 1 : 0;
+        T result;
+        try
+        {
+            result = await operation().ConfigureAwait(false);
+        }
+        catch (Exception error) when (error is not BackendUnavailableException && IsUnavailableError(error))
+        {
+            OnUnavailable(error);
+            if (Interlocked.CompareExchange(ref _unavailableSince[kind], Math.Max(1, Environment.TickCount64), 0) == 0)
+                Log.DatabaseUnavailable(Logger, Name, write ? "written" : "read", error.Message);
+            throw BackendUnavailableException.For(this, error);
+        }
+        var since = Interlocked.Read(ref _unavailableSince[kind]);
+        if (since != 0 && Interlocked.CompareExchange(ref _unavailableSince[kind], 0, since) == since)
+            Log.DatabaseAvailable(Logger, Name, write ? "written" : "read", (Environment.TickCount64 - since) / 1000.0);
+        return result;
+    }
 
     /// <inheritdoc/>
     public event EventHandler<BackendChangedEventArgs>? Changed;
@@ -75,6 +120,26 @@ public abstract class SqlObjectBackend : IObjectBackend
     /// <summary>Runs inside a write's transaction just before it commits (PostgreSQL queues its notification here).</summary>
     protected virtual ValueTask OnCommittingAsync(DbConnection connection, DbTransaction transaction, ChangeKind kind, ObjectType type, string id, CancellationToken cancellationToken) =>
         ValueTask.CompletedTask;
+
+    /// <summary>The schema version recorded in the database, read without a write lock; 0 when there is none.</summary>
+    protected async Task<int> ReadSchemaVersionAsync(CancellationToken cancellationToken = default)
+    {
+        var connection = await OpenConnectionAsync(forWrite: false, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await using var command = Command(connection, null, $"SELECT MAX(version) FROM {_schema}");
+            var value = await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false);
+            return value is null or DBNull ? 0 : Convert.ToInt32(value, CultureInfo.InvariantCulture);
+        }
+        catch (DbException)
+        {
+            return 0;
+        }
+        finally
+        {
+            await ReleaseConnectionAsync(connection, forWrite: false).ConfigureAwait(false);
+        }
+    }
 
     /// <summary>Creates or upgrades the schema to <paramref name="targetVersion"/> (the latest by default).</summary>
     protected async Task MigrateAsync(int targetVersion = LatestSchemaVersion, CancellationToken cancellationToken = default)
@@ -198,10 +263,15 @@ public abstract class SqlObjectBackend : IObjectBackend
     public ValueTask<IReadOnlyList<SipObject>> RetrieveAllAsync(ObjectType type, CancellationToken cancellationToken = default) =>
         QueryAsync(type, "1 = 1", _ => { }, cancellationToken);
 
-    private async ValueTask<IReadOnlyList<SipObject>> QueryAsync(ObjectType type, string filter, Action<DbCommand> bind, CancellationToken cancellationToken)
+    private ValueTask<IReadOnlyList<SipObject>> QueryAsync(ObjectType type, string filter, Action<DbCommand> bind, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(type);
         cancellationToken.ThrowIfCancellationRequested();
+        return GuardAsync(() => QueryCoreAsync(type, filter, bind, cancellationToken), write: false);
+    }
+
+    private async ValueTask<IReadOnlyList<SipObject>> QueryCoreAsync(ObjectType type, string filter, Action<DbCommand> bind, CancellationToken cancellationToken)
+    {
         var connection = await OpenConnectionAsync(forWrite: false, cancellationToken).ConfigureAwait(false);
         try
         {
@@ -300,12 +370,17 @@ public abstract class SqlObjectBackend : IObjectBackend
     }
 
     /// <summary>Applies every write in one transaction: one commit, and so one sync to disk, for the whole batch.</summary>
-    public async ValueTask<IReadOnlyList<ChangeKind?>> WriteBatchAsync(IReadOnlyList<ObjectWrite> writes, CancellationToken cancellationToken = default)
+    public ValueTask<IReadOnlyList<ChangeKind?>> WriteBatchAsync(IReadOnlyList<ObjectWrite> writes, CancellationToken cancellationToken = default)
     {
         ObjectWrites.Validate(writes);
         cancellationToken.ThrowIfCancellationRequested();
         if (writes.Count == 0)
-            return [];
+            return ValueTask.FromResult<IReadOnlyList<ChangeKind?>>([]);
+        return GuardAsync(() => WriteBatchCoreAsync(writes, cancellationToken), write: true);
+    }
+
+    private async ValueTask<IReadOnlyList<ChangeKind?>> WriteBatchCoreAsync(IReadOnlyList<ObjectWrite> writes, CancellationToken cancellationToken)
+    {
         var results = new ChangeKind?[writes.Count];
         var connection = await OpenConnectionAsync(forWrite: true, cancellationToken).ConfigureAwait(false);
         try
@@ -351,9 +426,14 @@ public abstract class SqlObjectBackend : IObjectBackend
         return await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) == 0 ? null : ChangeKind.Deleted;
     }
 
-    private async ValueTask<ChangeKind?> WriteAsync(ObjectType type, string id, Func<DbConnection, DbTransaction, Task<ChangeKind?>> body, CancellationToken cancellationToken)
+    private ValueTask<ChangeKind?> WriteAsync(ObjectType type, string id, Func<DbConnection, DbTransaction, Task<ChangeKind?>> body, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
+        return GuardAsync(() => WriteCoreAsync(type, id, body, cancellationToken), write: true);
+    }
+
+    private async ValueTask<ChangeKind?> WriteCoreAsync(ObjectType type, string id, Func<DbConnection, DbTransaction, Task<ChangeKind?>> body, CancellationToken cancellationToken)
+    {
         var connection = await OpenConnectionAsync(forWrite: true, cancellationToken).ConfigureAwait(false);
         try
         {

@@ -1,7 +1,9 @@
+using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using Microsoft.Extensions.Logging;
 using PjSharp.DataAccess;
+using PjSharp.Diagnostics;
 using PjSharp.Interception;
 using PjSharp.Services;
 using PjSharp.Servants;
@@ -11,7 +13,10 @@ namespace PjSharp.Registrar;
 /// <summary>Registrar settings.</summary>
 public sealed class RegistrarOptions
 {
-    /// <summary>This node's name, stored with each binding (<c>reg_server</c>).</summary>
+    /// <summary>
+    /// This node's name, stored with each binding (<c>reg_server</c>); also the holder of the expiry lease, so nodes
+    /// sharing a database must have different names.
+    /// </summary>
     public string NodeName { get; set; } = Environment.MachineName;
 
     /// <summary>The Retry-After of a 503 when the AOR's queue is full.</summary>
@@ -78,6 +83,25 @@ public sealed partial class RegistrarService : SipService, IAsyncDisposable
     /// <summary>The bindings of <paramref name="aor"/> as this registrar last read or wrote them; false when it has none in memory.</summary>
     internal bool TryGetBindings(string aor, out IReadOnlyList<Contact> bindings) => _bindings.TryGetValue(aor, out bindings!);
 
+    /// <summary>Unexpired bindings among the AORs this registrar has seen (what it keeps in memory).</summary>
+    public int ActiveBindings
+    {
+        get
+        {
+            var now = _time.GetUtcNow();
+            var count = 0;
+            foreach (var (_, contacts) in _bindings)
+            {
+                foreach (var contact in contacts)
+                {
+                    if (contact.ExpirationTime > now)
+                        count++;
+                }
+            }
+            return count;
+        }
+    }
+
     /// <summary>REGISTERs answered 200.</summary>
     public long Registered => Interlocked.Read(ref _registered);
 
@@ -86,9 +110,11 @@ public sealed partial class RegistrarService : SipService, IAsyncDisposable
         if (request.Method != SipMethod.Register)
             return false;
         var endpoint = _interception.GetEndpoint(request, out var authenticated);
+        var activity = PjSharpActivities.StartServer("REGISTER", request, endpoint?.Id);
         if (endpoint == null || endpoint.IsArtificial || (endpoint.RequiresAuthentication && !authenticated))
         {
             request.RespondStateless(403);
+            PjSharpActivities.Stop(activity, 403);
             return true;
         }
         var aor = FindAor(endpoint, request.ToUser);
@@ -96,15 +122,17 @@ public sealed partial class RegistrarService : SipService, IAsyncDisposable
         {
             LogAorNotFound(_logger, endpoint.Id, Encoding.UTF8.GetString(request.ToUser));
             request.RespondStateless(404);
+            PjSharpActivities.Stop(activity, 404);
             return true;
         }
         // Reading the request (strings, Contact parsing) is the servant's work, off this thread.
         var clone = request.Clone();
-        if (!_servants.TryEnqueue(aor.Id, new RegisterWork(this, aor, endpoint.Id, clone)))
+        if (!_servants.TryEnqueue(aor.Id, new RegisterWork(this, aor, endpoint.Id, clone, activity)))
         {
             clone.Dispose();
             LogOverloaded(_logger, aor.Id);
             request.RespondStateless(503, _retryAfter);
+            PjSharpActivities.Stop(activity, 503);
         }
         return true;
     }
@@ -155,8 +183,11 @@ public sealed partial class RegistrarService : SipService, IAsyncDisposable
         return null;
     }
 
-    private async Task HandleAsync(Aor aor, string endpoint, SipRequestClone request, CancellationToken cancellationToken)
+    private async Task HandleAsync(Aor aor, string endpoint, SipRequestClone request, Activity? activity, CancellationToken cancellationToken)
     {
+        var answered = 0;
+        if (activity != null)
+            Activity.Current = activity;
         try
         {
             var (read, error) = request.Read(ReadRegistration);
@@ -164,6 +195,7 @@ public sealed partial class RegistrarService : SipService, IAsyncDisposable
             {
                 LogBadContact(_logger, endpoint, error ?? "");
                 request.RespondStateless(400);
+                answered = 400;
                 return;
             }
             var registration = read with { Endpoint = endpoint, RegistrationServer = _options.NodeName };
@@ -183,6 +215,7 @@ public sealed partial class RegistrarService : SipService, IAsyncDisposable
                 if (rejection.StatusCode == 420)
                     headers.Add(new("Unsupported", "path"));
                 request.RespondStateless(rejection.StatusCode, headers);
+                answered = rejection.StatusCode;
                 return;
             }
             var plan = decision.Plan!;
@@ -203,15 +236,20 @@ public sealed partial class RegistrarService : SipService, IAsyncDisposable
             if (registration.PruneOnBoot && registration.ViaAddress.Length > 0)
                 RememberFlow(FlowKey(registration.ViaAddress, (int)registration.ViaPort), aor.Id);
             request.RespondStateless(200, Answer(plan, now));
+            answered = 200;
             Interlocked.Increment(ref _registered);
         }
         catch (Exception error) when (error is not OutOfMemoryException)
         {
             // Nothing was acknowledged: the phone retries. 503 says the fault is ours and passing.
-            LogFailed(_logger, error, aor.Id);
+            if (error is BackendUnavailableException)
+                LogUnavailable(_logger, aor.Id, error.Message);
+            else
+                LogFailed(_logger, error, aor.Id);
             try
             {
                 request.RespondStateless(503, _retryAfter);
+                answered = 503;
             }
             catch (Exception answerError) when (answerError is not OutOfMemoryException)
             {
@@ -221,6 +259,7 @@ public sealed partial class RegistrarService : SipService, IAsyncDisposable
         finally
         {
             request.Dispose();
+            PjSharpActivities.Stop(activity, answered);
         }
     }
 
@@ -239,13 +278,18 @@ public sealed partial class RegistrarService : SipService, IAsyncDisposable
         return headers;
     }
 
-    /// <summary>Removes bindings that expired while the server ran (each AOR on its own servant, like a REGISTER).</summary>
+    /// <summary>
+    /// Removes bindings that expired. Nodes sharing a database take a lease first, so one node removes them (and takes
+    /// over within three check intervals when that node stops); alone, the lease is always granted.
+    /// </summary>
     public async Task RemoveExpiredAsync(CancellationToken cancellationToken = default)
     {
         if (Interlocked.Exchange(ref _expiring, 1) != 0)
             return;
         try
         {
+            if (!await _store.TryAcquireLeaseAsync(Contact.Type, "contact-expiry", _options.NodeName, _options.ExpiryCheckInterval * 3, cancellationToken).ConfigureAwait(false))
+                return;
             var now = _time.GetUtcNow();
             var expired = (await _store.GetAllAsync<Contact>(cancellationToken).ConfigureAwait(false))
                 .Where(c => c.ExpirationTime <= now).ToList();
@@ -361,10 +405,10 @@ public sealed partial class RegistrarService : SipService, IAsyncDisposable
         }
     }
 
-    private sealed class RegisterWork(RegistrarService registrar, Aor aor, string endpoint, SipRequestClone request) : ServantWork
+    private sealed class RegisterWork(RegistrarService registrar, Aor aor, string endpoint, SipRequestClone request, Activity? activity) : ServantWork
     {
         public override async ValueTask RunAsync(CancellationToken cancellationToken) =>
-            await registrar.HandleAsync(aor, endpoint, request, cancellationToken).ConfigureAwait(false);
+            await registrar.HandleAsync(aor, endpoint, request, activity, cancellationToken).ConfigureAwait(false);
     }
 
     [LoggerMessage(EventId = 1201, Level = LogLevel.Information, Message = "REGISTER from endpoint {Endpoint} names AOR '{Aor}', which is not one of its aors")]
@@ -381,6 +425,9 @@ public sealed partial class RegistrarService : SipService, IAsyncDisposable
 
     [LoggerMessage(EventId = 1205, Level = LogLevel.Error, Message = "REGISTER for AOR {Aor} failed; answered 503")]
     private static partial void LogFailed(ILogger logger, Exception exception, string aor);
+
+    [LoggerMessage(EventId = 1210, Level = LogLevel.Debug, Message = "REGISTER for AOR {Aor} answered 503: {Reason}")]
+    private static partial void LogUnavailable(ILogger logger, string aor, string reason);
 
     [LoggerMessage(EventId = 1206, Level = LogLevel.Information, Message = "Removed {Count} expired bindings")]
     private static partial void LogExpired(ILogger logger, int count);

@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Runtime.InteropServices;
 using PjSharp.Testing.Sipp;
 using PjSharp.Testing.Soak;
 
@@ -35,6 +36,7 @@ public static class SoakBenchmark
           --workers N          pjsip worker threads (default 1)
           --server-cpu L       CPUs for this process, the server (default 0; "" = not pinned)
           --client-cpu L       CPUs for SIPp (default 1; "" = not pinned)
+          --max-rss-gb N       stop (and fail) when the server's RSS passes N GiB (default: half the machine's memory)
           --no-gc              read the managed heap without a full collection before each row
           --log                print the server's warnings and errors as they happen
         """);
@@ -73,10 +75,22 @@ public static class SoakBenchmark
         Console.WriteLine("per row: min = minutes since traffic began; load = 1-minute load average; cpu = this process's CPU over the row, share of one core;");
         Console.WriteLine("  per stream: completed/s, failures, response-time percentiles (SIPp, whole ms; REGISTER from the first REGISTER to the 200,");
         Console.WriteLine("  challenge included; calls INVITE to 200; bridged failures include the answering phone's); retr = retransmissions;");
-        Console.WriteLine($"  RSS; heap = live managed heap{(settings.CollectBeforeSample ? " after a full collection" : " (no collection forced)")}; pool = bytes pjsip's pools in use reserve; cache = released pools kept;");
-        Console.WriteLine("  pools = pools in use; fds = open descriptors; thr = threads; db = SQLite files; warn/err = server log lines so far");
-        var report = await SoakRunner.RunAsync(settings, Console.Out, echoLog ? Console.Error : null);
-        return report.Passed ? 0 : 1;
+        Console.WriteLine($"  RSS; heap = live managed heap{(settings.CollectBeforeSample ? " after a full collection" : " (no collection forced)")}; pool = bytes pjsip's pools in use reserve;");
+        Console.WriteLine("  pools = pools in use; tsx = pjsip transactions; fds = open descriptors; thr = threads; db = SQLite files; warn/err = server log lines so far");
+        // Ctrl-C or SIGTERM ends the soak cleanly: SIPp stopped by PID, the server stopped.
+        using var stop = new CancellationTokenSource();
+        using var terminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, context => { context.Cancel = true; stop.Cancel(); });
+        using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, context => { context.Cancel = true; stop.Cancel(); });
+        try
+        {
+            var report = await SoakRunner.RunAsync(settings, Console.Out, echoLog ? Console.Error : null, stop.Token);
+            return report.Passed ? 0 : 1;
+        }
+        catch (OperationCanceledException) when (stop.IsCancellationRequested)
+        {
+            await Console.Error.WriteLineAsync("soak: stopped by a signal");
+            return 130;
+        }
     }
 
     private static (SoakSettings Settings, string? ServerCpu, bool EchoLog) Parse(string[] args)
@@ -142,6 +156,8 @@ public static class SoakBenchmark
             ClientCpu = Cpus("client-cpu", "1"),
             CollectBeforeSample = !flags.Contains("--no-gc"),
         };
+        if (values.ContainsKey("max-rss-gb"))
+            settings = settings with { MaxResidentBytes = (long)(Number("max-rss-gb", 0) * 1024 * 1024 * 1024) };
         if (settings.Users < 1)
             throw new FormatException("--users must be at least 1");
         var rows = (int)Math.Ceiling(settings.Duration / settings.Interval);

@@ -1,4 +1,3 @@
-using PjSharp.Diagnostics;
 using PjSharp.Testing.Soak;
 
 namespace PjSharp.Server.Tests.Soak;
@@ -95,7 +94,7 @@ public sealed class SoakReportTests
             m, TimeSpan.FromMinutes(m), TimeSpan.FromMinutes(1), 1.0, 0.7,
             [new StreamInterval(60_000, 0, 0, new Percentiles(60_000, 1, 3, 8, 40))],
             new ProcessFigures((long)(400 * MiB + m * rssPerMinute + random.Next(0, (int)MiB)), 60 * MiB, 200, 30, TimeSpan.FromMinutes(m * 0.7)),
-            new SipPoolUsage(1000, 40 * MiB, 20 * MiB, 30 * MiB, 32 * MiB), 30 * MiB, 0, 0)).ToList();
+            new PoolFigures(1000, 40 * MiB, 20 * MiB, 300), 30 * MiB, 0, 0)).ToList();
         return new SoakReport
         {
             Settings = settings,

@@ -70,27 +70,22 @@ public class SafeHandleReleaseTests
     }
 
     [Test]
-    public void Pool_usage_counts_what_pools_in_use_reserve_and_what_released_pools_leave_cached()
+    public void Pool_memory_counts_what_pools_in_use_reserve_and_use_until_they_are_released()
     {
         using var server = new TestEndpoint();
-        var baseline = SettledPools(server);
-        var before = server.Endpoint.PoolUsage;
-        Assert.That(before.PoolsInUse, Is.EqualTo(baseline));
-        Assert.That(before.UsedCapacityBytes, Is.GreaterThan(0), "the endpoint's own pools");
-        Assert.That(before.MaxCachedBytes, Is.EqualTo(32L * 1024 * 1024), "the pool cache size of the options");
+        SettledPools(server);
+        var before = server.Endpoint.PoolMemory;
+        Assert.That(before.CapacityBytes, Is.GreaterThan(0), "the endpoint's own pools");
 
         var pools = Enumerable.Range(0, 10).Select(i => server.Endpoint.CreatePool($"usage{i}", initialSize: 8000)).ToList();
-        var during = server.Endpoint.PoolUsage;
+        var during = server.Endpoint.PoolMemory;
         foreach (var pool in pools)
             pool.Dispose();
-        var after = server.Endpoint.PoolUsage;
+        var after = server.Endpoint.PoolMemory;
 
-        Assert.That(during.PoolsInUse, Is.EqualTo(before.PoolsInUse + 10));
-        Assert.That(during.UsedCapacityBytes - before.UsedCapacityBytes, Is.GreaterThanOrEqualTo(10 * 8000), "each new pool reserves its initial block");
-        Assert.That(during.UsedBytes, Is.GreaterThan(0).And.LessThanOrEqualTo(during.UsedCapacityBytes));
-        Assert.That(after.PoolsInUse, Is.EqualTo(before.PoolsInUse));
-        Assert.That(after.UsedCapacityBytes, Is.EqualTo(before.UsedCapacityBytes));
-        Assert.That(after.CachedBytes - before.CachedBytes, Is.GreaterThanOrEqualTo(10 * 8000), "released pools are kept for reuse");
+        Assert.That(during.CapacityBytes - before.CapacityBytes, Is.GreaterThanOrEqualTo(10 * 8000), "each new pool reserves its initial block");
+        Assert.That(during.UsedBytes, Is.GreaterThan(0).And.LessThanOrEqualTo(during.CapacityBytes));
+        Assert.That(after, Is.EqualTo(before), "released pools are no longer counted");
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
