@@ -1,10 +1,15 @@
 using System.Diagnostics;
 using System.Globalization;
+using System.Runtime.InteropServices;
 
 namespace PjSharp.Testing.Soak;
 
-/// <summary>The hosting process's resources at one moment, as /proc and the GC give them.</summary>
-public readonly record struct ProcessFigures(long ResidentBytes, long ManagedHeapBytes, int OpenFiles, int Threads, TimeSpan ProcessorTime)
+/// <summary>
+/// The hosting process's resources at one moment, as /proc, the GC and glibc's malloc give them. Malloc's bytes in use
+/// tell a native leak (they grow) from memory freed but kept by the allocator (RSS grows, they do not).
+/// </summary>
+public readonly record struct ProcessFigures(long ResidentBytes, long ManagedHeapBytes, int OpenFiles, int Threads, TimeSpan ProcessorTime,
+    long MallocInUseBytes = 0, long MallocFreeBytes = 0)
 {
     /// <summary>
     /// Reads this process's figures. With <paramref name="collect"/> a full blocking collection runs first, so the heap
@@ -35,8 +40,46 @@ public readonly record struct ProcessFigures(long ResidentBytes, long ManagedHea
             resident = self.WorkingSet64;
         if (threads == 0)
             threads = self.Threads.Count;
-        return new ProcessFigures(resident, heap, OpenFileCount(), threads, self.TotalProcessorTime);
+        var (inUse, free) = Malloc();
+        return new ProcessFigures(resident, heap, OpenFileCount(), threads, self.TotalProcessorTime, inUse, free);
     }
+
+    /// <summary>glibc's malloc: bytes handed out (arenas and mmapped blocks) and bytes free in its arenas; zeros elsewhere.</summary>
+    private static (long InUse, long Free) Malloc()
+    {
+        if (!OperatingSystem.IsLinux())
+            return (0, 0);
+        try
+        {
+            var info = MallInfo2();
+            return ((long)(info.uordblks + info.hblkhd), (long)info.fordblks);
+        }
+        catch (Exception error) when (error is EntryPointNotFoundException or DllNotFoundException)
+        {
+            // musl, or a glibc before 2.33.
+            return (0, 0);
+        }
+    }
+
+#pragma warning disable IDE1006, CA1707 // glibc's names.
+    [StructLayout(LayoutKind.Sequential)]
+    private struct MallocInfo
+    {
+        public nuint arena;
+        public nuint ordblks;
+        public nuint smblks;
+        public nuint hblks;
+        public nuint hblkhd;
+        public nuint usmblks;
+        public nuint fsmblks;
+        public nuint uordblks;
+        public nuint fordblks;
+        public nuint keepcost;
+    }
+#pragma warning restore IDE1006, CA1707
+
+    [DllImport("libc", EntryPoint = "mallinfo2")]
+    private static extern MallocInfo MallInfo2();
 
     /// <summary>Open file descriptors: sockets, files, pipes, epoll and event fds.</summary>
     private static int OpenFileCount()

@@ -61,6 +61,7 @@ public sealed class SoakTests
                 }
                 Assert.That(row.Process.ResidentBytes, Is.InRange(64 * MiB, 4096 * MiB), "RSS");
                 Assert.That(row.Process.ManagedHeapBytes, Is.InRange(1 * MiB, 1024 * MiB), "live managed heap");
+                Assert.That(row.Process.MallocInUseBytes, Is.InRange(1 * MiB, 4096 * MiB), "malloc's bytes in use (glibc)");
                 Assert.That(row.Pool.PoolsInUse, Is.InRange(10, 100_000), "pjsip pools in use: transactions lingering, calls held");
                 Assert.That(row.Pool.CapacityBytes, Is.InRange(1 * MiB, 2048 * MiB), "pjsip pool memory");
                 Assert.That(row.Pool.UsedBytes, Is.InRange(1, row.Pool.CapacityBytes));
