@@ -87,7 +87,7 @@ public static class SoakRunner
             var udp = server.Transports.First(t => t.Protocol == SipTransportProtocol.Udp).LocalEndPoint;
             var target = string.Create(CultureInfo.InvariantCulture, $"127.0.0.1:{udp.Port}");
             await output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
-                $"server: in this process (pid {Environment.ProcessId}), udp {target}, {settings.Workers} worker(s), {settings.Users} users + {CalleeUser}, started in {clock.Elapsed.TotalSeconds:0.0} s; {SippRunner.Version}; {Environment.ProcessorCount} CPUs"))
+                $"server: in this process (pid {Environment.ProcessId}), udp {target}, {settings.Workers} worker(s), {settings.Users} users + {CalleeUser}, started in {clock.Elapsed.TotalSeconds:0.0} s; malloc arenas: {Environment.GetEnvironmentVariable("MALLOC_ARENA_MAX") ?? "glibc's default (8 per core)"}; {SippRunner.Version}; {Environment.ProcessorCount} CPUs"))
                 .ConfigureAwait(false);
 
             var calleePort = SippRunner.FreeUdpPort();
