@@ -39,12 +39,13 @@ public sealed class PostgreSqlBackendOptions
 /// so their stores invalidate caches and tell observers. After a lost connection, a reload of every type is raised,
 /// since notifications sent meanwhile are gone.
 /// </summary>
-public sealed class PostgreSqlBackend : SqlObjectBackend
+public sealed class PostgreSqlBackend : SqlObjectBackend, ILeaseBackend
 {
     private readonly NpgsqlDataSource _dataSource;
     private readonly PostgreSqlBackendOptions _options;
     private readonly string _schema;
     private readonly string _channel;
+    private readonly string _leases;
     private readonly CancellationTokenSource _stop = new();
     private Task? _listener;
 
@@ -55,6 +56,7 @@ public sealed class PostgreSqlBackend : SqlObjectBackend
         _dataSource = dataSource;
         _schema = options.Schema;
         _channel = ChannelName(options.Schema);
+        _leases = QuoteIdentifier(options.Schema) + ".pjsharp_leases";
     }
 
     /// <summary>The notification channel of this schema.</summary>
@@ -95,6 +97,41 @@ public sealed class PostgreSqlBackend : SqlObjectBackend
     protected override string IndexedValue(string column) => $"left({column}, 256)";
 
     /// <inheritdoc/>
+    protected override bool IsUnavailableError(Exception exception) => exception switch
+    {
+        // Connection exceptions (08), shutdown and startup (57P), full disk or memory (53), a read-only server (25006).
+        PostgresException postgres => postgres.SqlState.StartsWith("08", StringComparison.Ordinal)
+            || postgres.SqlState.StartsWith("57P", StringComparison.Ordinal)
+            || postgres.SqlState.StartsWith("53", StringComparison.Ordinal)
+            || postgres.SqlState == "25006",
+        // Anything else Npgsql raises is the connection's: refused, reset, timed out.
+        NpgsqlException => true,
+        _ => base.IsUnavailableError(exception),
+    };
+
+    /// <inheritdoc/>
+    public ValueTask<bool> TryAcquireLeaseAsync(string name, string holder, TimeSpan duration, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(name);
+        ArgumentException.ThrowIfNullOrEmpty(holder);
+        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(duration, TimeSpan.Zero);
+        return GuardAsync(async () =>
+        {
+            await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+            // The server's clock decides who holds the lease: the nodes' clocks may differ.
+            await using var command = Command(connection, null,
+                $"INSERT INTO {_leases} AS l (name, holder, expires_at) VALUES (@name, @holder, clock_timestamp() + @duration) " +
+                "ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at " +
+                "WHERE l.holder = excluded.holder OR l.expires_at < clock_timestamp() RETURNING holder");
+            AddParameter(command, "name", name);
+            AddParameter(command, "holder", holder);
+            AddParameter(command, "duration", duration);
+            return await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) is string taken
+                && string.Equals(taken, holder, StringComparison.Ordinal);
+        });
+    }
+
+    /// <inheritdoc/>
     protected override async ValueTask<DbConnection> OpenConnectionAsync(bool forWrite, CancellationToken cancellationToken) =>
         await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
 
@@ -107,6 +144,10 @@ public sealed class PostgreSqlBackend : SqlObjectBackend
             await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
         }
         await ExecuteAsync(connection, transaction, $"CREATE SCHEMA IF NOT EXISTS {QuoteIdentifier(_schema)}", cancellationToken).ConfigureAwait(false);
+        // Outside the versioned schema: leases are state of the running nodes, not stored objects.
+        await ExecuteAsync(connection, transaction,
+            $"CREATE TABLE IF NOT EXISTS {_leases} (name TEXT PRIMARY KEY, holder TEXT NOT NULL, expires_at TIMESTAMPTZ NOT NULL)",
+            cancellationToken).ConfigureAwait(false);
     }
 
     /// <inheritdoc/>

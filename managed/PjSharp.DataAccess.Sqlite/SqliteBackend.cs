@@ -110,6 +110,14 @@ public sealed class SqliteBackend : SqlObjectBackend
     protected override string IndexedValue(string column) => column;
 
     /// <inheritdoc/>
+    protected override bool IsUnavailableError(Exception exception) =>
+        exception is SqliteException
+        {
+            // BUSY, LOCKED, READONLY, IOERR, FULL, CANTOPEN: the file cannot be written now; the request was fine.
+            SqliteErrorCode: 5 or 6 or 8 or 10 or 13 or 14,
+        } || base.IsUnavailableError(exception);
+
+    /// <inheritdoc/>
     protected override async ValueTask<DbConnection> OpenConnectionAsync(bool forWrite, CancellationToken cancellationToken)
     {
         if (forWrite)

@@ -182,6 +182,19 @@ public sealed class ObjectStore : IAsyncDisposable
         return results;
     }
 
+    /// <summary>
+    /// Takes or renews the lease <paramref name="name"/> in the backend that writes <paramref name="type"/>, for work that
+    /// must run on one node at a time; always granted when that backend is not shared (<see cref="ILeaseBackend"/>).
+    /// </summary>
+    public ValueTask<bool> TryAcquireLeaseAsync(ObjectType type, string name, string holder, TimeSpan duration, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(name);
+        ArgumentException.ThrowIfNullOrEmpty(holder);
+        return MappingOf(type).Chain.WriterFor(type) is ILeaseBackend shared
+            ? shared.TryAcquireLeaseAsync(name, holder, duration, cancellationToken)
+            : ValueTask.FromResult(true);
+    }
+
     /// <summary>Adds an observer of <typeparamref name="T"/>; dispose the result to remove it.</summary>
     public IDisposable AddObserver<T>(IObjectObserver observer) where T : SipObject, ISipObject<T> => AddObserver(T.Type, observer);
 

@@ -20,8 +20,17 @@ public sealed class PjSharpOptions
     /// <summary>An Asterisk-syntax pjsip.conf with endpoints, auths, aors, identify, acl, global and transports.</summary>
     public string? ConfigFile { get; set; }
 
-    /// <summary>The SQLite database for contacts and other dynamic objects.</summary>
+    /// <summary>The SQLite database for contacts and other dynamic objects (those not kept in <see cref="PostgreSql"/>).</summary>
     public string Database { get; set; } = "pjsharp.db";
+
+    /// <summary>
+    /// This node's name: stored with each binding it registers (<c>reg_server</c>), so it qualifies its own, and the
+    /// holder of the leases nodes sharing a database take turns on. Unique per node; default: the machine name.
+    /// </summary>
+    public string NodeName { get; set; } = Environment.MachineName;
+
+    /// <summary>A PostgreSQL database several nodes share (<c>PjSharp:PostgreSql</c>); without a connection string, SQLite only.</summary>
+    public PjSharpPostgreSqlOptions PostgreSql { get; set; } = new();
 
     /// <summary>How long shutdown waits for queued work (registrations being written) before stopping pjsip.</summary>
     public TimeSpan DrainTimeout { get; set; } = TimeSpan.FromSeconds(10);
@@ -66,6 +75,31 @@ public sealed class PjSharpOptions
 
     /// <summary>SIP over WebSocket (<c>ws</c> and <c>wss</c> transports).</summary>
     public PjSharpWebSocketOptions WebSocket { get; set; } = new();
+}
+
+/// <summary>
+/// A PostgreSQL database shared by the nodes behind a load balancer (<c>PjSharp:PostgreSql</c>). The types listed live
+/// there; each write is announced to the other nodes (LISTEN/NOTIFY), whose caches drop the object at once.
+/// </summary>
+public sealed class PjSharpPostgreSqlOptions
+{
+    /// <summary>Npgsql connection string, e.g. <c>Host=127.0.0.13;Username=pjsharp;Password=...;Database=pjsharp</c>.</summary>
+    public string? ConnectionString { get; set; }
+
+    /// <summary>The schema of PjSharp's tables (created when missing); installations sharing a server use different ones.</summary>
+    public string Schema { get; set; } = "public";
+
+    /// <summary>
+    /// The object types kept there: <c>contact</c> when empty; add <c>endpoint</c>, <c>auth</c>, <c>aor</c> and others to
+    /// manage them in the database (read after the configuration file, which wins for ids defined in both).
+    /// </summary>
+    public List<string> Types { get; } = [];
+
+    /// <summary>How long start waits for the database to answer (it may be starting too) before giving up.</summary>
+    public TimeSpan StartupTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>The types in effect.</summary>
+    internal IReadOnlyList<string> EffectiveTypes => Types.Count > 0 ? Types : ["contact"];
 }
 
 /// <summary>The WebSocket listener of <c>ws</c> and <c>wss</c> transports (<c>PjSharp:WebSocket</c>).</summary>
@@ -137,6 +171,18 @@ public sealed class PjSharpSecurityOptions
 
     /// <summary>Methods answered without authentication (keep-alive probes).</summary>
     public List<string> UnauthenticatedMethods { get; } = [];
+
+    /// <summary>
+    /// The key digest nonces are signed with (at least 16 characters). Nodes behind one load balancer share it, so a
+    /// challenge from one node can be answered to another; unset, each process picks a random one.
+    /// </summary>
+    public string? NonceSecret { get; set; }
+
+    /// <summary>
+    /// Proxies in front of the server (<c>192.0.2.10</c> or a network): never counted nor blocked by flood protection,
+    /// since every user's requests come from their address. The proxy limits floods itself.
+    /// </summary>
+    public List<string> TrustedProxies { get; } = [];
 }
 
 /// <summary>Calls (<c>PjSharp:Sessions</c>).</summary>

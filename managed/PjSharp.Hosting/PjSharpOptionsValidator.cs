@@ -41,6 +41,28 @@ internal sealed class PjSharpOptionsValidator : IValidateOptions<PjSharpOptions>
             if (!KnownAlgorithms.Contains(security.DigestAlgorithms[i], StringComparer.OrdinalIgnoreCase))
                 problems.Add($"{section}:Security:DigestAlgorithms:{i}: '{security.DigestAlgorithms[i]}' is not one of {string.Join(", ", KnownAlgorithms)}.");
         }
+        if (security.NonceSecret is { } secret && System.Text.Encoding.UTF8.GetByteCount(secret) < 16)
+            problems.Add($"{section}:Security:NonceSecret: must be at least 16 characters long.");
+        for (var i = 0; i < security.TrustedProxies.Count; i++)
+        {
+            if (ParseNetwork(security.TrustedProxies[i]) == null)
+                problems.Add($"{section}:Security:TrustedProxies:{i}: '{security.TrustedProxies[i]}' is not an address or a network such as 192.0.2.0/24.");
+        }
+        if (string.IsNullOrWhiteSpace(options.NodeName))
+            problems.Add($"{section}:NodeName: must not be empty.");
+        var postgres = options.PostgreSql;
+        if (postgres.ConnectionString is { } connection)
+        {
+            if (string.IsNullOrWhiteSpace(connection))
+                problems.Add($"{section}:PostgreSql:ConnectionString: is empty; remove it to keep everything in SQLite.");
+            if (string.IsNullOrWhiteSpace(postgres.Schema))
+                problems.Add($"{section}:PostgreSql:Schema: must not be empty.");
+            for (var i = 0; i < postgres.Types.Count; i++)
+            {
+                if (DataAccess.ObjectTypes.Find(postgres.Types[i]) == null)
+                    problems.Add($"{section}:PostgreSql:Types:{i}: '{postgres.Types[i]}' is not an object type ({string.Join(", ", DataAccess.ObjectTypes.All.Select(t => t.Name))}).");
+            }
+        }
         if (security.MaxFailedAuthentications < 1)
             problems.Add($"{section}:Security:MaxFailedAuthentications: must be at least 1.");
         if (security.MaxUnidentifiedRequests < 1)
@@ -83,5 +105,15 @@ internal sealed class PjSharpOptionsValidator : IValidateOptions<PjSharpOptions>
         if (webSocket.SendQueueCapacity < 1)
             problems.Add($"{section}:WebSocket:SendQueueCapacity: must be at least 1.");
         return problems.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(problems);
+    }
+
+    /// <summary>An address (a one-address network) or a network in CIDR form; null when it is neither.</summary>
+    internal static System.Net.IPNetwork? ParseNetwork(string text)
+    {
+        if (System.Net.IPNetwork.TryParse(text, out var network))
+            return network;
+        if (System.Net.IPAddress.TryParse(text, out var address))
+            return new System.Net.IPNetwork(address, address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork ? 32 : 128);
+        return null;
     }
 }

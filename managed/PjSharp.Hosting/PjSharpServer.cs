@@ -3,6 +3,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using PjSharp.DataAccess;
+using PjSharp.DataAccess.PostgreSql;
 using PjSharp.DataAccess.Sqlite;
 using PjSharp.Interception;
 using PjSharp.Interception.Security;
@@ -57,6 +58,9 @@ public sealed partial class PjSharpServer : IHostedService, IAsyncDisposable
     public Meter Meter => _meter;
 
     public ObjectStore Store { get; private set; } = null!;
+
+    /// <summary>Contacts live in a database other nodes share (<see cref="PjSharpOptions.PostgreSql"/>).</summary>
+    public bool SharesContacts { get; private set; }
 
     public SipEndpoint Endpoint { get; private set; } = null!;
 
@@ -147,7 +151,12 @@ public sealed partial class PjSharpServer : IHostedService, IAsyncDisposable
             BlockTime = security.BlockTime,
             AnswerBlocked = security.AnswerBlocked,
         });
-        var authentication = new AuthenticationOptions();
+        foreach (var proxy in security.TrustedProxies)
+            FloodProtection.Options.Exempt.Add(PjSharpOptionsValidator.ParseNetwork(proxy) ?? throw new FormatException($"PjSharp:Security:TrustedProxies: '{proxy}' is not an address or network"));
+        var authentication = new AuthenticationOptions
+        {
+            NonceSecret = security.NonceSecret is { } secret ? System.Text.Encoding.UTF8.GetBytes(secret) : null,
+        };
         foreach (var name in security.DigestAlgorithms)
         {
             authentication.Algorithms.Add(name.ToUpperInvariant() switch
@@ -225,30 +234,76 @@ public sealed partial class PjSharpServer : IHostedService, IAsyncDisposable
     {
         if (_provider.GetService(typeof(ObjectStoreFactory)) is ObjectStoreFactory factory)
             return await factory.CreateAsync(_provider, cancellationToken).ConfigureAwait(false);
-        var database = await SqliteBackend.OpenAsync(
-            new SqliteBackendOptions { Path = _options.Database, LoggerFactory = _loggerFactory }, cancellationToken).ConfigureAwait(false);
+        var owned = new List<IObjectBackend>();
         try
         {
+            var database = await SqliteBackend.OpenAsync(
+                new SqliteBackendOptions { Path = _options.Database, LoggerFactory = _loggerFactory }, cancellationToken).ConfigureAwait(false);
+            owned.Add(database);
+            var shared = new HashSet<ObjectType>();
+            PostgreSqlBackend? postgres = null;
+            if (_options.PostgreSql.ConnectionString is { } connectionString)
+            {
+                postgres = await OpenSharedDatabaseAsync(connectionString, cancellationToken).ConfigureAwait(false);
+                owned.Add(postgres);
+                shared.UnionWith(_options.PostgreSql.EffectiveTypes.Select(ObjectTypes.Get));
+            }
             var builder = new ObjectStoreBuilder().UseLoggerFactory(_loggerFactory);
+            IObjectBackend? config = null;
             if (_options.ConfigFile is { } file)
             {
-                var config = PjsipConfBackend.Load(file, _loggerFactory.CreateLogger("PjSharp.Config"));
-                builder.UseEmbeddedDefaults(config, database);
-                // The registrar keeps each AOR's bindings itself; a second copy in the store's cache would double them.
-                builder.NoCache(Contact.Type);
+                config = PjsipConfBackend.Load(file, _loggerFactory.CreateLogger("PjSharp.Config"));
+                owned.Add(config);
+                builder.AddBackend("config", config);
             }
-            else
+            builder.AddBackend("database", database);
+            if (postgres != null)
+                builder.AddBackend("postgresql", postgres);
+            foreach (var type in ObjectTypes.All)
             {
-                builder.AddBackend("database", database);
-                foreach (var type in ObjectTypes.All)
-                    builder.Map(type, "database");
+                var store = shared.Contains(type) ? "postgresql" : "database";
+                if (config != null && !type.IsDynamic)
+                    builder.Map(type, "config", store);
+                else
+                    builder.Map(type, store);
+                if (config != null)
+                    builder.Cache(type, ObjectStoreBuilder.DefaultCacheExpiry);
             }
+            SharesContacts = shared.Contains(Contact.Type);
+            // The registrar keeps each AOR's bindings itself; a second copy in the store's cache would double them.
+            builder.NoCache(Contact.Type);
             return builder.Build();
         }
         catch
         {
-            await database.DisposeAsync().ConfigureAwait(false);
+            foreach (var backend in owned)
+                await backend.DisposeAsync().ConfigureAwait(false);
             throw;
+        }
+    }
+
+    /// <summary>Opens the database the nodes share, waiting for it while it starts: nodes and database often start together.</summary>
+    private async Task<PostgreSqlBackend> OpenSharedDatabaseAsync(string connectionString, CancellationToken cancellationToken)
+    {
+        var options = new PostgreSqlBackendOptions
+        {
+            ConnectionString = connectionString,
+            Schema = _options.PostgreSql.Schema,
+            NodeId = _options.NodeName + "/" + Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            LoggerFactory = _loggerFactory,
+        };
+        var deadline = DateTime.UtcNow + _options.PostgreSql.StartupTimeout;
+        while (true)
+        {
+            try
+            {
+                return await PostgreSqlBackend.OpenAsync(options, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception error) when (error is Npgsql.NpgsqlException or TimeoutException && DateTime.UtcNow < deadline)
+            {
+                LogSharedDatabaseWaiting(_logger, error.Message);
+                await Task.Delay(TimeSpan.FromSeconds(1), cancellationToken).ConfigureAwait(false);
+            }
         }
     }
 
@@ -388,6 +443,9 @@ public sealed partial class PjSharpServer : IHostedService, IAsyncDisposable
 
     [LoggerMessage(EventId = 4004, Level = LogLevel.Warning, Message = "Transport '{Transport}': protocol {Protocol} is not served by pjsip; skipped")]
     private static partial void LogTransportSkipped(ILogger logger, string transport, string protocol);
+
+    [LoggerMessage(EventId = 4006, Level = LogLevel.Warning, Message = "The shared PostgreSQL database does not answer yet ({Message}); trying again")]
+    private static partial void LogSharedDatabaseWaiting(ILogger logger, string message);
 
     [LoggerMessage(EventId = 4005, Level = LogLevel.Error, Message = "Rebuilding the security directory after a configuration change failed; the previous one stays")]
     private static partial void LogDirectoryFailed(ILogger logger, Exception exception);

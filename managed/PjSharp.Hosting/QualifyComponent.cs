@@ -16,7 +16,11 @@ internal sealed class QualifyComponent : IPjSharpComponent, IAsyncDisposable
     {
         if (!server.Options.Qualify)
             return;
-        _qualifier = new ContactQualifier(server.Endpoint, server.Store, new QualifyOptions(), server.LoggerFactory.CreateLogger("PjSharp.Qualify"));
+        _qualifier = new ContactQualifier(server.Endpoint, server.Store, new QualifyOptions
+        {
+            // Contacts shared with other nodes: each node probes the phones it registered.
+            RegistrationServer = server.SharesContacts ? server.Options.NodeName : null,
+        }, server.LoggerFactory.CreateLogger("PjSharp.Qualify"));
         await _qualifier.StartAsync(cancellationToken).ConfigureAwait(false);
         server.Contacts.IsReachable = _qualifier.IsReachable;
     }

@@ -31,6 +31,7 @@ internal sealed class RegistrarComponent(IMeterFactory meterFactory) : IPjSharpC
         _service = new RegistrarService(server.Endpoint, server.Interception, server.Store, _writer, _servants,
             new RegistrarOptions
             {
+                NodeName = server.Options.NodeName,
                 ExpiryCheckInterval = TimeSpan.FromSeconds(Math.Max(1, server.Interception.Directory.Global.ContactExpirationCheckInterval)),
             },
             loggers.CreateLogger("PjSharp.Registrar"));

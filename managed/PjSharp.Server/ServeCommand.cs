@@ -71,39 +71,66 @@ internal static class ServeCommand
             Description = "A digest algorithm to challenge with: MD5, SHA-256 or SHA-512-256 (strongest is offered first). Repeatable. Default: MD5.",
             AllowMultipleArgumentsPerToken = false,
         };
+        var settings = new Option<string?>("--settings")
+        {
+            Description = "A JSON settings file (the PjSharp section: NodeName, PostgreSql, Security, Sessions, ...), read after ./appsettings.json.",
+        };
         var trace = new Option<bool>("--trace") { Description = "Log every SIP message in and out." };
         var pcap = new Option<string?>("--pcap") { Description = "Write every SIP message in and out to this pcap file (sngrep, tshark, Wireshark)." };
 
         var command = new Command("serve", "Run the PjSharp SIP server: a registrar with digest authentication, configured from a pjsip.conf.")
         {
-            transports, config, database, workers, tlsCert, tlsKey, tlsCa, tlsVerifyClient, logLevel, nativeLogLevel, poolCache, drain, trace, pcap, algorithms,
+            transports, config, database, workers, tlsCert, tlsKey, tlsCa, tlsVerifyClient, logLevel, nativeLogLevel, poolCache, drain, trace, pcap, algorithms, settings,
         };
         command.SetAction(async (parse, cancellation) =>
         {
             var configFile = parse.GetValue(config) ?? SampleConfiguration;
             var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
             builder.Configuration.AddJsonFile(Path.Combine(Directory.GetCurrentDirectory(), "appsettings.json"), optional: true);
+            if (parse.GetValue(settings) is { } settingsFile)
+            {
+                if (!File.Exists(settingsFile))
+                {
+                    await Console.Error.WriteLineAsync($"pjsharp serve: --settings: '{settingsFile}' does not exist.");
+                    return 2;
+                }
+                builder.Configuration.AddJsonFile(Path.GetFullPath(settingsFile), optional: false);
+            }
             builder.Configuration.AddEnvironmentVariables("PJSHARP__");
             builder.Logging.SetMinimumLevel(parse.GetValue(logLevel));
             builder.Logging.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss.fff "; });
             builder.Services.Configure<ConsoleLifetimeOptions>(o => o.SuppressStatusMessages = true);
             var drainTime = TimeSpan.FromSeconds(Math.Max(0, parse.GetValue(drain)));
             builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = drainTime + TimeSpan.FromSeconds(10));
+            // Command-line options given explicitly win over the settings files; defaults do not.
+            bool Given(Option option) => parse.GetResult(option) is { Implicit: false };
             builder.Services.AddPjSharp(options =>
             {
                 options.Transports.AddRange(parse.GetValue(transports) ?? []);
-                options.ConfigFile = configFile;
-                options.Database = parse.GetValue(database)!;
-                options.WorkerThreads = parse.GetValue(workers);
-                options.NativeLogLevel = parse.GetValue(nativeLogLevel);
-                options.PoolCacheMegabytes = parse.GetValue(poolCache);
-                options.DrainTimeout = drainTime;
-                options.TlsCertificateFile = parse.GetValue(tlsCert);
-                options.TlsPrivateKeyFile = parse.GetValue(tlsKey);
-                options.TlsCaListFile = parse.GetValue(tlsCa);
-                options.TlsVerifyClient = parse.GetValue(tlsVerifyClient);
-                options.Trace.Enabled = parse.GetValue(trace);
-                options.Trace.PcapFile = parse.GetValue(pcap);
+                if (Given(config) || options.ConfigFile == null)
+                    options.ConfigFile = configFile;
+                if (Given(database))
+                    options.Database = parse.GetValue(database)!;
+                if (Given(workers) || options.WorkerThreads == 0)
+                    options.WorkerThreads = parse.GetValue(workers);
+                if (Given(nativeLogLevel))
+                    options.NativeLogLevel = parse.GetValue(nativeLogLevel);
+                if (Given(poolCache))
+                    options.PoolCacheMegabytes = parse.GetValue(poolCache);
+                if (Given(drain))
+                    options.DrainTimeout = drainTime;
+                if (Given(tlsCert))
+                    options.TlsCertificateFile = parse.GetValue(tlsCert);
+                if (Given(tlsKey))
+                    options.TlsPrivateKeyFile = parse.GetValue(tlsKey);
+                if (Given(tlsCa))
+                    options.TlsCaListFile = parse.GetValue(tlsCa);
+                if (Given(tlsVerifyClient))
+                    options.TlsVerifyClient = parse.GetValue(tlsVerifyClient);
+                if (Given(trace))
+                    options.Trace.Enabled = parse.GetValue(trace);
+                if (Given(pcap))
+                    options.Trace.PcapFile = parse.GetValue(pcap);
                 options.Security.DigestAlgorithms.AddRange(parse.GetValue(algorithms) ?? []);
             });
 

@@ -132,3 +132,41 @@ public sealed class ObjectNotFoundException : InvalidOperationException
     internal static ObjectNotFoundException For(IObjectBackend backend, ObjectType type, string id) =>
         new($"{type.Name} '{id}' does not exist in {backend.Name}");
 }
+
+/// <summary>
+/// The backend cannot serve the request now (its server is down or restarting, its disk is full or read-only): nothing
+/// was read or written, and the same request may succeed later. Servers answer 503 with Retry-After, never 500.
+/// </summary>
+public sealed class BackendUnavailableException : Exception
+{
+    /// <summary>Creates the exception.</summary>
+    public BackendUnavailableException(string message) : base(message)
+    {
+    }
+
+    /// <summary>Creates the exception.</summary>
+    public BackendUnavailableException()
+    {
+    }
+
+    /// <summary>Creates the exception.</summary>
+    public BackendUnavailableException(string message, Exception innerException) : base(message, innerException)
+    {
+    }
+
+    internal static BackendUnavailableException For(IObjectBackend backend, Exception cause) =>
+        new($"{backend.Name} is unavailable: {cause.Message}", cause);
+}
+
+/// <summary>
+/// Leases shared by the processes that use one backend, so that work meant to run once (removing expired contacts) runs
+/// on one node at a time. A backend only one process uses (SQLite, memory) need not implement it: every lease is granted.
+/// </summary>
+public interface ILeaseBackend
+{
+    /// <summary>
+    /// Takes or renews the lease <paramref name="name"/> for <paramref name="holder"/> for <paramref name="duration"/>;
+    /// false while another holder's lease runs. The backend's own clock decides, so the nodes' clocks need not agree.
+    /// </summary>
+    ValueTask<bool> TryAcquireLeaseAsync(string name, string holder, TimeSpan duration, CancellationToken cancellationToken = default);
+}

@@ -44,6 +44,40 @@ public abstract class SqlObjectBackend : IObjectBackend
     /// <summary>Where the backend logs.</summary>
     protected ILogger Logger { get; }
 
+    // 0 while the database answers; the tick count of the first failure while it does not.
+    private long _unavailableSince;
+
+    /// <summary>False from a failure that says the database cannot be reached or written until it works again.</summary>
+    public bool IsAvailable => Interlocked.Read(ref _unavailableSince) == 0;
+
+    /// <summary>
+    /// Whether <paramref name="exception"/> says the database cannot serve now (unreachable, restarting, disk full, read-only)
+    /// rather than that the request itself was wrong; such errors become <see cref="BackendUnavailableException"/>.
+    /// </summary>
+    protected virtual bool IsUnavailableError(Exception exception) =>
+        exception is TimeoutException or IOException or System.Net.Sockets.SocketException;
+
+    /// <summary>Runs one database operation: its failure for want of the database is reported once and thrown as <see cref="BackendUnavailableException"/>.</summary>
+    protected async ValueTask<T> GuardAsync<T>(Func<ValueTask<T>> operation)
+    {
+        ArgumentNullException.ThrowIfNull(operation);
+        T result;
+        try
+        {
+            result = await operation().ConfigureAwait(false);
+        }
+        catch (Exception error) when (error is not BackendUnavailableException && IsUnavailableError(error))
+        {
+            if (Interlocked.CompareExchange(ref _unavailableSince, Math.Max(1, Environment.TickCount64), 0) == 0)
+                Log.DatabaseUnavailable(Logger, Name, error.Message);
+            throw BackendUnavailableException.For(this, error);
+        }
+        var since = Interlocked.Read(ref _unavailableSince);
+        if (since != 0 && Interlocked.CompareExchange(ref _unavailableSince, 0, since) == since)
+            Log.DatabaseAvailable(Logger, Name, (Environment.TickCount64 - since) / 1000.0);
+        return result;
+    }
+
     /// <inheritdoc/>
     public event EventHandler<BackendChangedEventArgs>? Changed;
 
@@ -198,10 +232,15 @@ public abstract class SqlObjectBackend : IObjectBackend
     public ValueTask<IReadOnlyList<SipObject>> RetrieveAllAsync(ObjectType type, CancellationToken cancellationToken = default) =>
         QueryAsync(type, "1 = 1", _ => { }, cancellationToken);
 
-    private async ValueTask<IReadOnlyList<SipObject>> QueryAsync(ObjectType type, string filter, Action<DbCommand> bind, CancellationToken cancellationToken)
+    private ValueTask<IReadOnlyList<SipObject>> QueryAsync(ObjectType type, string filter, Action<DbCommand> bind, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(type);
         cancellationToken.ThrowIfCancellationRequested();
+        return GuardAsync(() => QueryCoreAsync(type, filter, bind, cancellationToken));
+    }
+
+    private async ValueTask<IReadOnlyList<SipObject>> QueryCoreAsync(ObjectType type, string filter, Action<DbCommand> bind, CancellationToken cancellationToken)
+    {
         var connection = await OpenConnectionAsync(forWrite: false, cancellationToken).ConfigureAwait(false);
         try
         {
@@ -300,12 +339,17 @@ public abstract class SqlObjectBackend : IObjectBackend
     }
 
     /// <summary>Applies every write in one transaction: one commit, and so one sync to disk, for the whole batch.</summary>
-    public async ValueTask<IReadOnlyList<ChangeKind?>> WriteBatchAsync(IReadOnlyList<ObjectWrite> writes, CancellationToken cancellationToken = default)
+    public ValueTask<IReadOnlyList<ChangeKind?>> WriteBatchAsync(IReadOnlyList<ObjectWrite> writes, CancellationToken cancellationToken = default)
     {
         ObjectWrites.Validate(writes);
         cancellationToken.ThrowIfCancellationRequested();
         if (writes.Count == 0)
-            return [];
+            return ValueTask.FromResult<IReadOnlyList<ChangeKind?>>([]);
+        return GuardAsync(() => WriteBatchCoreAsync(writes, cancellationToken));
+    }
+
+    private async ValueTask<IReadOnlyList<ChangeKind?>> WriteBatchCoreAsync(IReadOnlyList<ObjectWrite> writes, CancellationToken cancellationToken)
+    {
         var results = new ChangeKind?[writes.Count];
         var connection = await OpenConnectionAsync(forWrite: true, cancellationToken).ConfigureAwait(false);
         try
@@ -351,9 +395,14 @@ public abstract class SqlObjectBackend : IObjectBackend
         return await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) == 0 ? null : ChangeKind.Deleted;
     }
 
-    private async ValueTask<ChangeKind?> WriteAsync(ObjectType type, string id, Func<DbConnection, DbTransaction, Task<ChangeKind?>> body, CancellationToken cancellationToken)
+    private ValueTask<ChangeKind?> WriteAsync(ObjectType type, string id, Func<DbConnection, DbTransaction, Task<ChangeKind?>> body, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
+        return GuardAsync(() => WriteCoreAsync(type, id, body, cancellationToken));
+    }
+
+    private async ValueTask<ChangeKind?> WriteCoreAsync(ObjectType type, string id, Func<DbConnection, DbTransaction, Task<ChangeKind?>> body, CancellationToken cancellationToken)
+    {
         var connection = await OpenConnectionAsync(forWrite: true, cancellationToken).ConfigureAwait(false);
         try
         {

@@ -17,6 +17,12 @@ public sealed class FloodProtectionOptions
 
     /// <summary>Answer a blocked address with 403 instead of silence.</summary>
     public bool AnswerBlocked { get; set; }
+
+    /// <summary>
+    /// Networks never counted nor blocked: proxies in front of the server (a load balancer's address carries every
+    /// user's requests; it limits floods itself).
+    /// </summary>
+    public IList<System.Net.IPNetwork> Exempt { get; } = new List<System.Net.IPNetwork>();
 }
 
 /// <summary>
@@ -29,6 +35,7 @@ public sealed class FloodProtection
     private readonly SourceRateLimiter _failures;
     private readonly SourceRateLimiter _unidentified;
     private readonly TimeProvider _time;
+    private readonly (SourceAddress Network, int PrefixLength)[] _exempt;
 
     public FloodProtection(FloodProtectionOptions? options = null, TimeProvider? time = null)
     {
@@ -36,6 +43,19 @@ public sealed class FloodProtection
         _time = time ?? TimeProvider.System;
         _failures = new SourceRateLimiter(Options.MaxFailedAuthentications, Options.Window, Options.BlockTime);
         _unidentified = new SourceRateLimiter(Options.MaxUnidentifiedRequests, Options.Window, Options.BlockTime);
+        _exempt = [.. Options.Exempt.Select(n => (SourceAddress.FromIPAddress(n.BaseAddress),
+            n.BaseAddress.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork ? 96 + n.PrefixLength : n.PrefixLength))];
+    }
+
+    /// <summary>Whether <paramref name="source"/> is in an <see cref="FloodProtectionOptions.Exempt"/> network.</summary>
+    public bool IsExempt(SourceAddress source)
+    {
+        foreach (var (network, prefixLength) in _exempt)
+        {
+            if (source.SharesPrefix(network, prefixLength))
+                return true;
+        }
+        return false;
     }
 
     public FloodProtectionOptions Options { get; }
@@ -44,13 +64,17 @@ public sealed class FloodProtection
 
     public bool IsBlocked(SourceAddress source)
     {
+        if (_exempt.Length > 0 && IsExempt(source))
+            return false;
         var now = Now;
         return _failures.IsBlocked(source, now) || _unidentified.IsBlocked(source, now);
     }
 
     /// <summary>Counts a failed authentication; true when the address is now blocked.</summary>
-    public bool RecordFailedAuthentication(SourceAddress source) => _failures.Record(source, Now);
+    public bool RecordFailedAuthentication(SourceAddress source) =>
+        (_exempt.Length == 0 || !IsExempt(source)) && _failures.Record(source, Now);
 
     /// <summary>Counts a request no endpoint claimed; true when the address is now blocked.</summary>
-    public bool RecordUnidentified(SourceAddress source) => _unidentified.Record(source, Now);
+    public bool RecordUnidentified(SourceAddress source) =>
+        (_exempt.Length == 0 || !IsExempt(source)) && _unidentified.Record(source, Now);
 }

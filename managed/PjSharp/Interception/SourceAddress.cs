@@ -45,6 +45,25 @@ public readonly struct SourceAddress : IEquatable<SourceAddress>
             System.Buffers.Binary.BinaryPrimitives.ReadUInt64BigEndian(mapped[8..]));
     }
 
+    /// <summary>
+    /// Whether the first <paramref name="prefixLength"/> of this address's 128 bits (IPv4 addresses IPv4-mapped, so a
+    /// /24 is 96 + 24) equal those of <paramref name="network"/>.
+    /// </summary>
+    public bool SharesPrefix(SourceAddress network, int prefixLength)
+    {
+        if (prefixLength <= 0)
+            return true;
+        if (prefixLength >= 128)
+            return _high == network._high && _low == network._low;
+        if (prefixLength <= 64)
+        {
+            var mask = prefixLength == 64 ? ulong.MaxValue : ~(ulong.MaxValue >> prefixLength);
+            return (_high & mask) == (network._high & mask);
+        }
+        var lowMask = ~(ulong.MaxValue >> (prefixLength - 64));
+        return _high == network._high && (_low & lowMask) == (network._low & lowMask);
+    }
+
     public static SourceAddress FromIPAddress(IPAddress address)
     {
         ArgumentNullException.ThrowIfNull(address);

@@ -142,6 +142,11 @@ public sealed partial class MessagingService : SipService, IDisposable
                 Interlocked.Increment(ref _relayed);
             transaction.Respond(status);
         }
+        catch (DataAccess.BackendUnavailableException)
+        {
+            // The backend logged the outage once; the sender may try again.
+            transaction.Respond(503, _retryAfter);
+        }
         catch (Exception error) when (error is not OutOfMemoryException)
         {
             LogFailed(_logger, error, aorId);

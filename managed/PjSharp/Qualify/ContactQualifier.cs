@@ -12,6 +12,12 @@ public sealed class QualifyOptions
     /// <summary>How often an unchanged status is written again when its round-trip time moved: the rtt kept in the store is at most this old.</summary>
     public TimeSpan RoundTripWriteInterval { get; set; } = TimeSpan.FromMinutes(5);
 
+    /// <summary>
+    /// Nodes sharing one database: qualify only the bindings this node registered (their <c>reg_server</c>) and the
+    /// permanent contacts, so a phone gets one OPTIONS per interval, not one per node. Null: every contact.
+    /// </summary>
+    public string? RegistrationServer { get; set; }
+
     /// <summary>The From URI of the OPTIONS; empty: <c>sip:pjsharp@</c> and the first transport's address.</summary>
     public string FromUri { get; set; } = "";
 }
@@ -175,8 +181,10 @@ public sealed partial class ContactQualifier : IAsyncDisposable
         Wake();
     }
 
-    private static bool Qualifies(Contact contact, DateTimeOffset now) =>
+    private bool Qualifies(Contact contact, DateTimeOffset now) =>
         contact.QualifyFrequency > 0 && contact.Uri.Length > 0
+        && (_options.RegistrationServer is not { } node || contact.ExpirationTime == DateTimeOffset.UnixEpoch
+            || string.Equals(contact.RegistrationServer, node, StringComparison.Ordinal))
         && (contact.ExpirationTime == DateTimeOffset.UnixEpoch || contact.ExpirationTime > now);
 
     private void Upsert(Contact contact, bool permanent)

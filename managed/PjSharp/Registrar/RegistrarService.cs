@@ -11,7 +11,10 @@ namespace PjSharp.Registrar;
 /// <summary>Registrar settings.</summary>
 public sealed class RegistrarOptions
 {
-    /// <summary>This node's name, stored with each binding (<c>reg_server</c>).</summary>
+    /// <summary>
+    /// This node's name, stored with each binding (<c>reg_server</c>); also the holder of the expiry lease, so nodes
+    /// sharing a database must have different names.
+    /// </summary>
     public string NodeName { get; set; } = Environment.MachineName;
 
     /// <summary>The Retry-After of a 503 when the AOR's queue is full.</summary>
@@ -208,7 +211,10 @@ public sealed partial class RegistrarService : SipService, IAsyncDisposable
         catch (Exception error) when (error is not OutOfMemoryException)
         {
             // Nothing was acknowledged: the phone retries. 503 says the fault is ours and passing.
-            LogFailed(_logger, error, aor.Id);
+            if (error is BackendUnavailableException)
+                LogUnavailable(_logger, aor.Id, error.Message);
+            else
+                LogFailed(_logger, error, aor.Id);
             try
             {
                 request.RespondStateless(503, _retryAfter);
@@ -239,13 +245,18 @@ public sealed partial class RegistrarService : SipService, IAsyncDisposable
         return headers;
     }
 
-    /// <summary>Removes bindings that expired while the server ran (each AOR on its own servant, like a REGISTER).</summary>
+    /// <summary>
+    /// Removes bindings that expired. Nodes sharing a database take a lease first, so one node removes them (and takes
+    /// over within three check intervals when that node stops); alone, the lease is always granted.
+    /// </summary>
     public async Task RemoveExpiredAsync(CancellationToken cancellationToken = default)
     {
         if (Interlocked.Exchange(ref _expiring, 1) != 0)
             return;
         try
         {
+            if (!await _store.TryAcquireLeaseAsync(Contact.Type, "contact-expiry", _options.NodeName, _options.ExpiryCheckInterval * 3, cancellationToken).ConfigureAwait(false))
+                return;
             var now = _time.GetUtcNow();
             var expired = (await _store.GetAllAsync<Contact>(cancellationToken).ConfigureAwait(false))
                 .Where(c => c.ExpirationTime <= now).ToList();
@@ -381,6 +392,9 @@ public sealed partial class RegistrarService : SipService, IAsyncDisposable
 
     [LoggerMessage(EventId = 1205, Level = LogLevel.Error, Message = "REGISTER for AOR {Aor} failed; answered 503")]
     private static partial void LogFailed(ILogger logger, Exception exception, string aor);
+
+    [LoggerMessage(EventId = 1210, Level = LogLevel.Debug, Message = "REGISTER for AOR {Aor} answered 503: {Reason}")]
+    private static partial void LogUnavailable(ILogger logger, string aor, string reason);
 
     [LoggerMessage(EventId = 1206, Level = LogLevel.Information, Message = "Removed {Count} expired bindings")]
     private static partial void LogExpired(ILogger logger, int count);

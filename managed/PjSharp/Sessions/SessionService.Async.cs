@@ -62,6 +62,13 @@ public sealed partial class SessionService
         {
             return;
         }
+        catch (DataAccess.BackendUnavailableException exception)
+        {
+            // The database is away (its outage is logged once by the backend): a passing fault, the caller may retry.
+            Log.CallRejected(session.CallId, session.Target, 503, exception.Message);
+            await EndQuietly(session, 503).ConfigureAwait(false);
+            return;
+        }
 #pragma warning disable CA1031 // The firewall for application code: the call ends, nothing else does.
         catch (Exception exception)
 #pragma warning restore CA1031

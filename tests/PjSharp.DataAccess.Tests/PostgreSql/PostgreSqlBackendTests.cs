@@ -174,4 +174,66 @@ public sealed class PostgreSqlBackendTests
         Assert.That(error, Is.InstanceOf<NpgsqlException>().Or.InstanceOf<System.Net.Sockets.SocketException>());
         await Task.CompletedTask;
     }
+
+    [Test]
+    [CancelAfter(30_000)]
+    public async Task A_lease_is_held_by_one_node_renewed_by_it_and_taken_over_when_it_lapses()
+    {
+        await using var nodeA = await TestPostgres.OpenAsync(_schema, "node-a", listen: false);
+        await using var nodeB = await TestPostgres.OpenAsync(_schema, "node-b", listen: false);
+        var duration = TimeSpan.FromSeconds(2);
+
+        Assert.That(await nodeA.TryAcquireLeaseAsync("contact-expiry", "node-a", duration), Is.True, "a free lease is granted");
+        Assert.That(await nodeB.TryAcquireLeaseAsync("contact-expiry", "node-b", duration), Is.False, "another node's running lease is refused");
+        Assert.That(await nodeB.TryAcquireLeaseAsync("other-work", "node-b", duration), Is.True, "leases are independent by name");
+        Assert.That(await nodeA.TryAcquireLeaseAsync("contact-expiry", "node-a", duration), Is.True, "the holder renews");
+
+        await Task.Delay(duration + TimeSpan.FromMilliseconds(500));
+        Assert.That(await nodeB.TryAcquireLeaseAsync("contact-expiry", "node-b", duration), Is.True, "a lapsed lease passes to the next node");
+        Assert.That(await nodeA.TryAcquireLeaseAsync("contact-expiry", "node-a", duration), Is.False, "and the former holder is refused");
+    }
+
+    [Test]
+    [CancelAfter(60_000)]
+    public async Task A_lost_database_fails_requests_as_unavailable_and_they_work_again_when_it_is_back()
+    {
+        var builder = new NpgsqlConnectionStringBuilder(TestPostgres.ConnectionString);
+        var address = System.Net.IPAddress.TryParse(builder.Host, out var ip) ? ip : (await System.Net.Dns.GetHostAddressesAsync(builder.Host!))[0];
+        await using var relay = new TcpRelay(new System.Net.IPEndPoint(address, builder.Port));
+        builder.Host = "127.0.0.1";
+        builder.Port = relay.Port;
+        builder.Timeout = 3;
+        await TestPostgres.EnsureReachableAsync();
+        await using var backend = await PostgreSqlBackend.OpenAsync(new PostgreSqlBackendOptions
+        {
+            ConnectionString = builder.ConnectionString, Schema = _schema, ListenForChanges = false,
+        });
+        await backend.CreateAsync(Samples.ContactOf("alice", 1));
+        Assert.That(backend.IsAvailable, Is.True);
+
+        relay.Cut();
+        var write = Assert.ThrowsAsync<BackendUnavailableException>(async () => await backend.WriteBatchAsync([ObjectWrite.Upsert(Samples.ContactOf("alice", 2))]));
+        Assert.That(write!.InnerException, Is.InstanceOf<NpgsqlException>());
+        Assert.ThrowsAsync<BackendUnavailableException>(async () => await backend.RetrieveByPrefixAsync(Contact.Type, Contact.IdPrefix("alice")));
+        Assert.That(backend.IsAvailable, Is.False);
+
+        relay.Restore();
+        // Pooled connections broken by the cut fail once each; a fresh one works.
+        IReadOnlyList<SipObject>? stored = null;
+        for (var attempt = 0; attempt < 20 && stored == null; attempt++)
+        {
+            try
+            {
+                await backend.WriteBatchAsync([ObjectWrite.Upsert(Samples.ContactOf("alice", 3))]);
+                stored = await backend.RetrieveByPrefixAsync(Contact.Type, Contact.IdPrefix("alice"));
+            }
+            catch (BackendUnavailableException)
+            {
+                await Task.Delay(200);
+            }
+        }
+        Assert.That(stored?.Select(c => c.Id), Is.EquivalentTo(new[] { Samples.ContactOf("alice", 1).Id, Samples.ContactOf("alice", 3).Id }),
+            "nothing of the failed write was kept, and writes after the return are");
+        Assert.That(backend.IsAvailable, Is.True);
+    }
 }

@@ -15,6 +15,12 @@ public sealed class AuthenticationOptions
     /// <summary>Methods let through without credentials (keep-alive probes). Default: OPTIONS.</summary>
     public ISet<string> UnauthenticatedMethods { get; } = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
 
+    /// <summary>
+    /// The key nonces are signed with, at least 16 bytes: nodes that share it accept each other's nonces (a challenge
+    /// from one node answered to another). Null: a random key per process.
+    /// </summary>
+    public byte[]? NonceSecret { get; set; }
+
     /// <summary>Nonces remembered for replay protection.</summary>
     public int NonceCountCapacity { get; set; } = NonceCountTracker.DefaultCapacity;
 }
@@ -33,7 +39,7 @@ public sealed unsafe class AuthenticationStage : InterceptionStage
     private readonly SecurityEvents _events;
     private readonly FloodProtection? _flood;
     private readonly TimeProvider _time;
-    private readonly NonceService _nonces = new();
+    private readonly NonceService _nonces;
     private readonly DigestVerifier _verifier;
     private readonly DigestAlgorithm[] _algorithms;
     private readonly HashSet<string> _unauthenticated;
@@ -52,6 +58,7 @@ public sealed unsafe class AuthenticationStage : InterceptionStage
         _unauthenticated = options.UnauthenticatedMethods.Count > 0
             ? new HashSet<string>(options.UnauthenticatedMethods, StringComparer.OrdinalIgnoreCase)
             : new HashSet<string>(["OPTIONS"], StringComparer.OrdinalIgnoreCase);
+        _nonces = options.NonceSecret is { } secret ? new NonceService(secret) : new NonceService();
         _verifier = new DigestVerifier(_nonces, new NonceCountTracker(options.NonceCountCapacity), _algorithms);
     }
 
