@@ -107,6 +107,14 @@ running_pid() {
     fi
 }
 
+# True while the process runs: a zombie (killed, not yet reaped by whoever inherited it) is gone.
+alive() {
+    kill -0 "$1" 2>/dev/null || return 1
+    local state
+    state=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1)
+    [ -n "$state" ] && [ "$state" != Z ]
+}
+
 # Sends a signal to a component by PID and waits up to <grace> seconds for it to go; SIGKILL after.
 stop_component() {
     local name=$1 signal=$2 grace=$3 pid waited=0
@@ -118,11 +126,11 @@ stop_component() {
     local children
     children=$(ps -o pid= --ppid "$pid" 2>/dev/null | tr '\n' ' ' || true)
     kill "-$signal" "$pid" 2>/dev/null || true
-    while kill -0 "$pid" 2>/dev/null && [ "$waited" -lt $((grace * 10)) ]; do
+    while alive "$pid" && [ "$waited" -lt $((grace * 10)) ]; do
         sleep 0.1
         waited=$((waited + 1))
     done
-    if kill -0 "$pid" 2>/dev/null; then
+    if alive "$pid"; then
         say "$name (pid $pid) still runs after ${grace}s: SIGKILL"
         kill -KILL "$pid" 2>/dev/null || true
         # Its own children (Kamailio's workers, PostgreSQL's backends) would outlive it.
@@ -297,7 +305,7 @@ wait_node_ready() {
     pid=$(head -n 1 "$(pid_file "$name")" 2>/dev/null || true)
     offset=$(cat "$dir/started-at-offset" 2>/dev/null || echo 0)
     while ! tail -c +$((offset + 1)) "$dir/node.log" | grep -qx 'ready'; do
-        if [ -z "$pid" ] || ! kill -0 "$pid" 2>/dev/null; then
+        if [ -z "$pid" ] || ! alive "$pid"; then
             tail -c +$((offset + 1)) "$dir/node.log" | tail -n 30 >&2
             rm -f "$(pid_file "$name")"
             die "$name exited before it was ready (log: $dir/node.log)"
@@ -359,7 +367,7 @@ start_kamailio() {
     local pid=$! waited=0
     echo "$pid" > "$(pid_file kamailio)"
     until [ -S "$run/kamailio/ctl" ] && rpc core.uptime > /dev/null 2>&1; do
-        if ! kill -0 "$pid" 2>/dev/null; then
+        if ! alive "$pid"; then
             tail -n 30 "$run/kamailio/kamailio.log" >&2
             rm -f "$(pid_file kamailio)"
             die "Kamailio exited (log: $run/kamailio/kamailio.log)"
@@ -449,7 +457,7 @@ case "$command" in
         pid=$(running_pid "$name")
         [ -n "$pid" ] || die "$name is not running"
         kill -KILL "$pid"
-        while kill -0 "$pid" 2>/dev/null; do sleep 0.05; done
+        while alive "$pid"; do sleep 0.05; done
         rm -f "$(pid_file "$name")"
         say "$name killed (SIGKILL, pid $pid)"
         ;;
