@@ -6,6 +6,7 @@ const string usage = """
       register-ladder   authenticated REGISTER rate ladder with SIPp against pjsharp serve
       registrar-memory  managed memory per registered contact
       ws-register       1,000 WebSocket clients register with digest against pjsharp serve: REGISTER rate and memory per connection
+      cluster-register  digest REGISTER rate through Kamailio to one and two nodes on a shared PostgreSQL, CPU per registration of each
       dataaccess        endpoint lookups, contact upserts on SQLite and PostgreSQL, pjsip.conf load time
     """;
 var suites = new Dictionary<string, Func<string[], Task<int>>>(StringComparer.OrdinalIgnoreCase)
@@ -15,6 +16,7 @@ var suites = new Dictionary<string, Func<string[], Task<int>>>(StringComparer.Or
     ["register-ladder"] = PjSharp.Benchmarks.Sip.RegisterLadder.RunAsync,
     ["registrar-memory"] = PjSharp.Benchmarks.Sip.RegistrarMemory.RunAsync,
     ["ws-register"] = PjSharp.Benchmarks.Sip.WebSocketRegister.RunAsync,
+    ["cluster-register"] = PjSharp.Benchmarks.Sip.ClusterRegister.RunAsync,
     ["dataaccess"] = PjSharp.Benchmarks.DataAccess.DataAccessBenchmarks.RunAsync,
 };
 if (args.Length > 0 && args[0] is "-h" or "--help" or "help")
