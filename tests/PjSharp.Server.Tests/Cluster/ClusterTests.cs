@@ -106,6 +106,23 @@ public sealed class ClusterTests
     }
 
     [Test, Order(5)]
+    public async Task A_challenge_from_one_node_is_answered_at_the_other()
+    {
+        // Kamailio moves a retry to the other node when its node fails: that node must accept the nonce.
+        var forward = await _cluster.RegisterAcrossAsync(ClusterTopology.NodeAddresses[0], ClusterTopology.NodeAddresses[1], ["carol"]);
+        var backward = await _cluster.RegisterAcrossAsync(ClusterTopology.NodeAddresses[1], ClusterTopology.NodeAddresses[0], ["dave"]);
+        var contacts = await _cluster.ContactsAsync();
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(forward.RegisteredUsers, Is.EqualTo(new[] { "carol" }), $"challenged by node-a, answered at node-b: {forward.Describe()}");
+            Assert.That(backward.RegisteredUsers, Is.EqualTo(new[] { "dave" }), $"challenged by node-b, answered at node-a: {backward.Describe()}");
+            Assert.That(contacts["carol"].RegistrationServer, Is.EqualTo("node-b"));
+            Assert.That(contacts["dave"].RegistrationServer, Is.EqualTo("node-a"));
+        });
+    }
+
+    [Test, Order(6)]
     public async Task Expired_bindings_are_removed_once_by_one_node_not_by_each()
     {
         var offsets = _cluster.Nodes.ToDictionary(n => n, n => _cluster.Script.NodeLog(n).Length);
@@ -135,7 +152,7 @@ public sealed class ClusterTests
         });
     }
 
-    [Test, Order(6)]
+    [Test, Order(7)]
     public async Task A_node_killed_under_register_load_is_taken_out_loses_no_acknowledged_registration_and_rejoins()
     {
         const double rate = 50;
@@ -162,6 +179,7 @@ public sealed class ClusterTests
         Assert.Multiple(() =>
         {
             Assert.That(lost, Is.Empty, "acknowledged registrations missing from the database");
+            Assert.That(outcome.RejectedUsers, Is.Empty, "a retry moved to node-b with node-a's nonce is accepted");
             Assert.That(earlyOnA, Is.GreaterThan(0), "node-a took its share before it was killed");
             Assert.That(lateOnA, Is.Zero, "registrations after the kill all went to node-b");
             Assert.That(outcome.RegisteredUsers.Count, Is.GreaterThanOrEqualTo(KillLoadUsers.Length * 98 / 100), outcome.Describe());
@@ -182,7 +200,7 @@ public sealed class ClusterTests
         });
     }
 
-    [Test, Order(7)]
+    [Test, Order(8)]
     public async Task PostgreSQL_restarted_under_load_gets_503_never_500_and_loses_no_acknowledged_registration()
     {
         const double rate = 50;

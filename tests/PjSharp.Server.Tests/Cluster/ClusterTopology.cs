@@ -190,14 +190,15 @@ internal sealed partial class ClusterTopology : IAsyncDisposable
     /// cluster-register-uac.xml; the users that got 200 ("registered USER") and 503 ("refused USER 503")
     /// are in <see cref="RegisterRun.LogFile"/>, unexpected answers in <see cref="RegisterRun.ErrorFile"/>.
     /// </summary>
-    public RegisterRun StartRegistrations(string target, IReadOnlyList<string> users, double rate, int expires = 3600, int? localPort = null)
+    public RegisterRun StartRegistrations(string target, IReadOnlyList<string> users, double rate, int expires = 3600, int? localPort = null,
+        string scenario = "cluster-register-uac.xml", IReadOnlyList<string>? extraArguments = null)
     {
         var name = Guid.NewGuid().ToString("N");
         var log = Path.Combine(Scratch, $"register-{name}.log");
         var errors = Path.Combine(Scratch, $"register-{name}.errors");
         var run = SippRunner.Start(new SippOptions
         {
-            Scenario = SippRunner.Scenario("cluster-register-uac.xml"),
+            Scenario = SippRunner.Scenario(scenario),
             Target = target,
             LocalPort = localPort,
             MaxCalls = users.Count,
@@ -205,7 +206,7 @@ internal sealed partial class ClusterTopology : IAsyncDisposable
             Timeout = TimeSpan.FromSeconds(users.Count / rate + 30),
             SocketBufferSize = 1024 * 1024,
             // -nd: a failed registration ends there (no BYE for its dialog).
-            ExtraArguments = ["-inf", Users(users, expires), "-nd", "-trace_logs", "-log_file", log, "-trace_err", "-error_file", errors],
+            ExtraArguments = ["-inf", Users(users, expires), "-nd", "-trace_logs", "-log_file", log, "-trace_err", "-error_file", errors, .. extraArguments ?? []],
         });
         return new RegisterRun(run, users, log, errors);
     }
@@ -213,6 +214,18 @@ internal sealed partial class ClusterTopology : IAsyncDisposable
     public async Task<RegisterOutcome> RegisterAsync(string target, IReadOnlyList<string> users, double rate = 20, int expires = 3600, int? localPort = null)
     {
         await using var run = StartRegistrations(target, users, rate, expires, localPort);
+        return await run.CompleteAsync();
+    }
+
+    /// <summary>
+    /// Registers the users with their first REGISTER at <paramref name="challenger"/> and the one
+    /// with credentials at <paramref name="answerer"/> (cluster-register-crossover-uac.xml).
+    /// </summary>
+    public async Task<RegisterOutcome> RegisterAcrossAsync(string challenger, string answerer, IReadOnlyList<string> users)
+    {
+        var colon = answerer.LastIndexOf(':');
+        await using var run = StartRegistrations(challenger, users, 20, scenario: "cluster-register-crossover-uac.xml",
+            extraArguments: ["-key", "other_host", answerer[..colon], "-key", "other_port", answerer[(colon + 1)..]]);
         return await run.CompleteAsync();
     }
 
