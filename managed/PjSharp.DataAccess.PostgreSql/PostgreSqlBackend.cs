@@ -128,7 +128,7 @@ public sealed class PostgreSqlBackend : SqlObjectBackend, ILeaseBackend
             AddParameter(command, "duration", duration);
             return await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) is string taken
                 && string.Equals(taken, holder, StringComparison.Ordinal);
-        });
+        }, write: true);
     }
 
     /// <inheritdoc/>

@@ -1,4 +1,5 @@
 using System.Data.Common;
+using PjSharp.DataAccess.Internal;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -34,6 +35,9 @@ public sealed class SqliteBackend : SqlObjectBackend
     private readonly string _connectionString;
     private readonly SemaphoreSlim _writeGate = new(1, 1);
     private SqliteConnection? _writer;
+    // Set when a write found the file read-only or unopenable: the next write opens a fresh connection, which sees a
+    // file made writable again (a connection opened read-only stays so).
+    private volatile bool _reopenWriter;
 
     private SqliteBackend(string path, string connectionString, ILogger logger)
         : base($"sqlite ({path})", logger)
@@ -68,6 +72,17 @@ public sealed class SqliteBackend : SqlObjectBackend
             await backend._writer.OpenAsync(cancellationToken).ConfigureAwait(false);
             await ExecuteAsync(backend._writer, null, "PRAGMA journal_mode=WAL", cancellationToken).ConfigureAwait(false);
             await ConfigureAsync(backend._writer, cancellationToken).ConfigureAwait(false);
+            if (SQLitePCL.raw.sqlite3_db_readonly(backend._writer.Handle, "main") == 1)
+            {
+                // Reads work; writes fail as unavailable (503) until the file is writable again.
+                var version = await backend.ReadSchemaVersionAsync(cancellationToken).ConfigureAwait(false);
+                if (version != options.TargetSchemaVersion)
+                    throw new BackendUnavailableException($"SQLite database '{options.Path}' is read-only and its schema (version {version}) needs migrating to {options.TargetSchemaVersion}: make it writable");
+                backend.SchemaVersion = version;
+                Log.OpenedReadOnly(logger, options.Path);
+                backend._reopenWriter = true;
+                return backend;
+            }
             await backend.MigrateAsync(options.TargetSchemaVersion, cancellationToken).ConfigureAwait(false);
             return backend;
         }
@@ -118,12 +133,47 @@ public sealed class SqliteBackend : SqlObjectBackend
         } || base.IsUnavailableError(exception);
 
     /// <inheritdoc/>
+    protected override void OnUnavailable(Exception exception)
+    {
+        if (exception is SqliteException { SqliteErrorCode: 8 or 14 })
+            _reopenWriter = true;
+    }
+
+    /// <inheritdoc/>
     protected override async ValueTask<DbConnection> OpenConnectionAsync(bool forWrite, CancellationToken cancellationToken)
     {
         if (forWrite)
         {
             await _writeGate.WaitAsync(cancellationToken).ConfigureAwait(false);
-            return _writer ?? throw new ObjectDisposedException(nameof(SqliteBackend));
+            try
+            {
+                var writer = _writer ?? throw new ObjectDisposedException(nameof(SqliteBackend));
+                if (_reopenWriter)
+                {
+                    // Out of the pool too: a pooled handle opened read-only would come back read-only.
+                    await writer.DisposeAsync().ConfigureAwait(false);
+                    SqliteConnection.ClearPool(writer);
+                    var fresh = new SqliteConnection(_connectionString);
+                    try
+                    {
+                        await fresh.OpenAsync(cancellationToken).ConfigureAwait(false);
+                        await ConfigureAsync(fresh, cancellationToken).ConfigureAwait(false);
+                    }
+                    catch
+                    {
+                        await fresh.DisposeAsync().ConfigureAwait(false);
+                        throw;
+                    }
+                    _reopenWriter = SQLitePCL.raw.sqlite3_db_readonly(fresh.Handle, "main") == 1;
+                    _writer = writer = fresh;
+                }
+                return writer;
+            }
+            catch
+            {
+                _writeGate.Release();
+                throw;
+            }
         }
         var connection = new SqliteConnection(_connectionString);
         try

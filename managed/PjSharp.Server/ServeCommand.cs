@@ -156,6 +156,12 @@ internal static class ServeCommand
                 await Console.Error.WriteLineAsync($"pjsharp serve: {invalid.Message}");
                 return 2;
             }
+            catch (Exception failed) when (failed is DataAccess.BackendUnavailableException or System.Data.Common.DbException or IOException or UnauthorizedAccessException)
+            {
+                // A database or file the server cannot use: say which, without a stack trace.
+                await Console.Error.WriteLineAsync($"pjsharp serve: cannot start: {failed.Message}");
+                return 1;
+            }
 
             var server = host.Services.GetRequiredService<PjSharpServer>();
             var lifetime = host.Services.GetRequiredService<IHostApplicationLifetime>();

@@ -38,11 +38,17 @@ internal static partial class Log
     [LoggerMessage(3024, LogLevel.Error, "{Backend}: stored {Type} '{Id}' does not load: {Message}")]
     public static partial void StoredObjectInvalid(ILogger logger, string backend, string type, string id, string message);
 
-    [LoggerMessage(3025, LogLevel.Error, "{Backend} is unavailable ({Message}); requests that need it are answered 503 until it is back")]
-    public static partial void DatabaseUnavailable(ILogger logger, string backend, string message);
+    [LoggerMessage(3025, LogLevel.Error, "{Backend} is unavailable: it cannot be {Kind} ({Message}); requests that need it are answered 503 until it is back")]
+    public static partial void DatabaseUnavailable(ILogger logger, string backend, string kind, string message);
 
-    [LoggerMessage(3026, LogLevel.Warning, "{Backend} is available again after {Seconds:F1} s")]
-    public static partial void DatabaseAvailable(ILogger logger, string backend, double seconds);
+    [LoggerMessage(3026, LogLevel.Warning, "{Backend} is available again: it can be {Kind} after {Seconds:F1} s")]
+    public static partial void DatabaseAvailable(ILogger logger, string backend, string kind, double seconds);
+
+    [LoggerMessage(3031, LogLevel.Debug, "Contact writer: commit of {Writes} writes from {Requests} requests failed, the database being unavailable; every request of the batch fails")]
+    public static partial void WriteBatchUnavailable(ILogger logger, int writes, int requests);
+
+    [LoggerMessage(3027, LogLevel.Error, "SQLite database '{Path}' is read-only: it is read, but every write is answered 503 until the file is writable")]
+    public static partial void OpenedReadOnly(ILogger logger, string path);
 
     [LoggerMessage(3030, LogLevel.Error, "Contact writer: commit of {Writes} writes from {Requests} requests failed; every request of the batch fails")]
     public static partial void WriteBatchFailed(ILogger logger, Exception exception, int writes, int requests);

@@ -39,16 +39,17 @@ public abstract class SqlObjectBackend : IObjectBackend
     public bool IsReadOnly => false;
 
     /// <summary>The schema version of the database after opening.</summary>
-    public int SchemaVersion { get; private set; }
+    public int SchemaVersion { get; protected set; }
 
     /// <summary>Where the backend logs.</summary>
     protected ILogger Logger { get; }
 
-    // 0 while the database answers; the tick count of the first failure while it does not.
-    private long _unavailableSince;
+    // Per kind (reads, writes): 0 while the database serves it; the tick count of the first failure while it does not.
+    // Kept apart because a read-only or full disk still serves reads: only a write ends a write outage.
+    private readonly long[] _unavailableSince = new long[2];
 
-    /// <summary>False from a failure that says the database cannot be reached or written until it works again.</summary>
-    public bool IsAvailable => Interlocked.Read(ref _unavailableSince) == 0;
+    /// <summary>False from a failure that says the database cannot be reached, read or written until that works again.</summary>
+    public bool IsAvailable => Interlocked.Read(ref _unavailableSince[0]) == 0 && Interlocked.Read(ref _unavailableSince[1]) == 0;
 
     /// <summary>
     /// Whether <paramref name="exception"/> says the database cannot serve now (unreachable, restarting, disk full, read-only)
@@ -57,10 +58,19 @@ public abstract class SqlObjectBackend : IObjectBackend
     protected virtual bool IsUnavailableError(Exception exception) =>
         exception is TimeoutException or IOException or System.Net.Sockets.SocketException;
 
-    /// <summary>Runs one database operation: its failure for want of the database is reported once and thrown as <see cref="BackendUnavailableException"/>.</summary>
-    protected async ValueTask<T> GuardAsync<T>(Func<ValueTask<T>> operation)
+    /// <summary>Called for each failure <see cref="IsUnavailableError"/> accepted (a backend may reconnect next time).</summary>
+    protected virtual void OnUnavailable(Exception exception)
+    {
+    }
+
+    /// <summary>
+    /// Runs one database operation (a read, or a <paramref name="write"/>): its failure for want of the database is
+    /// logged once per outage and thrown as <see cref="BackendUnavailableException"/>; the first success after ends the outage.
+    /// </summary>
+    protected async ValueTask<T> GuardAsync<T>(Func<ValueTask<T>> operation, bool write)
     {
         ArgumentNullException.ThrowIfNull(operation);
+        var kind = write ? 1 : 0;
         T result;
         try
         {
@@ -68,13 +78,14 @@ public abstract class SqlObjectBackend : IObjectBackend
         }
         catch (Exception error) when (error is not BackendUnavailableException && IsUnavailableError(error))
         {
-            if (Interlocked.CompareExchange(ref _unavailableSince, Math.Max(1, Environment.TickCount64), 0) == 0)
-                Log.DatabaseUnavailable(Logger, Name, error.Message);
+            OnUnavailable(error);
+            if (Interlocked.CompareExchange(ref _unavailableSince[kind], Math.Max(1, Environment.TickCount64), 0) == 0)
+                Log.DatabaseUnavailable(Logger, Name, write ? "written" : "read", error.Message);
             throw BackendUnavailableException.For(this, error);
         }
-        var since = Interlocked.Read(ref _unavailableSince);
-        if (since != 0 && Interlocked.CompareExchange(ref _unavailableSince, 0, since) == since)
-            Log.DatabaseAvailable(Logger, Name, (Environment.TickCount64 - since) / 1000.0);
+        var since = Interlocked.Read(ref _unavailableSince[kind]);
+        if (since != 0 && Interlocked.CompareExchange(ref _unavailableSince[kind], 0, since) == since)
+            Log.DatabaseAvailable(Logger, Name, write ? "written" : "read", (Environment.TickCount64 - since) / 1000.0);
         return result;
     }
 
@@ -109,6 +120,26 @@ public abstract class SqlObjectBackend : IObjectBackend
     /// <summary>Runs inside a write's transaction just before it commits (PostgreSQL queues its notification here).</summary>
     protected virtual ValueTask OnCommittingAsync(DbConnection connection, DbTransaction transaction, ChangeKind kind, ObjectType type, string id, CancellationToken cancellationToken) =>
         ValueTask.CompletedTask;
+
+    /// <summary>The schema version recorded in the database, read without a write lock; 0 when there is none.</summary>
+    protected async Task<int> ReadSchemaVersionAsync(CancellationToken cancellationToken = default)
+    {
+        var connection = await OpenConnectionAsync(forWrite: false, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await using var command = Command(connection, null, $"SELECT MAX(version) FROM {_schema}");
+            var value = await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false);
+            return value is null or DBNull ? 0 : Convert.ToInt32(value, CultureInfo.InvariantCulture);
+        }
+        catch (DbException)
+        {
+            return 0;
+        }
+        finally
+        {
+            await ReleaseConnectionAsync(connection, forWrite: false).ConfigureAwait(false);
+        }
+    }
 
     /// <summary>Creates or upgrades the schema to <paramref name="targetVersion"/> (the latest by default).</summary>
     protected async Task MigrateAsync(int targetVersion = LatestSchemaVersion, CancellationToken cancellationToken = default)
@@ -236,7 +267,7 @@ public abstract class SqlObjectBackend : IObjectBackend
     {
         ArgumentNullException.ThrowIfNull(type);
         cancellationToken.ThrowIfCancellationRequested();
-        return GuardAsync(() => QueryCoreAsync(type, filter, bind, cancellationToken));
+        return GuardAsync(() => QueryCoreAsync(type, filter, bind, cancellationToken), write: false);
     }
 
     private async ValueTask<IReadOnlyList<SipObject>> QueryCoreAsync(ObjectType type, string filter, Action<DbCommand> bind, CancellationToken cancellationToken)
@@ -345,7 +376,7 @@ public abstract class SqlObjectBackend : IObjectBackend
         cancellationToken.ThrowIfCancellationRequested();
         if (writes.Count == 0)
             return ValueTask.FromResult<IReadOnlyList<ChangeKind?>>([]);
-        return GuardAsync(() => WriteBatchCoreAsync(writes, cancellationToken));
+        return GuardAsync(() => WriteBatchCoreAsync(writes, cancellationToken), write: true);
     }
 
     private async ValueTask<IReadOnlyList<ChangeKind?>> WriteBatchCoreAsync(IReadOnlyList<ObjectWrite> writes, CancellationToken cancellationToken)
@@ -398,7 +429,7 @@ public abstract class SqlObjectBackend : IObjectBackend
     private ValueTask<ChangeKind?> WriteAsync(ObjectType type, string id, Func<DbConnection, DbTransaction, Task<ChangeKind?>> body, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        return GuardAsync(() => WriteCoreAsync(type, id, body, cancellationToken));
+        return GuardAsync(() => WriteCoreAsync(type, id, body, cancellationToken), write: true);
     }
 
     private async ValueTask<ChangeKind?> WriteCoreAsync(ObjectType type, string id, Func<DbConnection, DbTransaction, Task<ChangeKind?>> body, CancellationToken cancellationToken)

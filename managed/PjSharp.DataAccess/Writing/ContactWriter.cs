@@ -149,7 +149,10 @@ public sealed class ContactWriter : IAsyncDisposable
             catch (Exception error)
             {
                 Interlocked.Increment(ref _failedBatches);
-                Log.WriteBatchFailed(_logger, error, writes.Count, batch.Count);
+                if (error is BackendUnavailableException)
+                    Log.WriteBatchUnavailable(_logger, writes.Count, batch.Count); // the backend logged the outage
+                else
+                    Log.WriteBatchFailed(_logger, error, writes.Count, batch.Count);
                 foreach (var failed in batch)
                     failed.TrySetException(error);
             }
