@@ -22,6 +22,7 @@ public static class ClusterRegister
           --max N            last rate (default 5000)
           --seconds N        length of each step (default 10)
           --users N          users, each registered once before the ladder (default 10000)
+          --warmup-rate N    rate of those first registrations (default 500)
           --workers N        pjsip workers per node (default: one per CPU)
           --kamailio-workers N  Kamailio's UDP worker processes (default 4)
           --retries N        reruns of an unclean step before the ladder stops (default 1)
@@ -135,7 +136,7 @@ public static class ClusterRegister
             components.Add(("postgres", () => ProcessCpu.WithChildren(pids["postgres"])));
 
             // Every user once: the ladder then measures refreshes of existing bindings.
-            var warmup = await RegisterAsync(injection, options.Users, Math.Min(1000, options.Max), options);
+            var warmup = await RegisterAsync(injection, options.Users, options.WarmupRate, options);
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"first registration of every user: {warmup.Successful}/{warmup.Expected} in {warmup.WallTime.TotalSeconds:0.0} s ({warmup.AchievedRate:0}/s)"));
 
@@ -239,7 +240,7 @@ public static class ClusterRegister
         }
     }
 
-    private sealed record Options(IReadOnlyList<int> NodeCounts, int Start, int Step, int Max, int Seconds, int Users, int? Workers, int KamailioWorkers, int Retries, bool Help)
+    private sealed record Options(IReadOnlyList<int> NodeCounts, int Start, int Step, int Max, int Seconds, int Users, int WarmupRate, int? Workers, int KamailioWorkers, int Retries, bool Help)
     {
         public static Options Parse(string[] args)
         {
@@ -261,7 +262,7 @@ public static class ClusterRegister
                 else
                     throw new FormatException($"unknown argument {arg}");
             }
-            var known = new HashSet<string>(["nodes", "start", "step", "max", "seconds", "users", "workers", "kamailio-workers", "retries"], StringComparer.Ordinal);
+            var known = new HashSet<string>(["nodes", "start", "step", "max", "seconds", "users", "warmup-rate", "workers", "kamailio-workers", "retries"], StringComparer.Ordinal);
             if (values.Keys.FirstOrDefault(k => !known.Contains(k)) is { } unknown)
                 throw new FormatException($"unknown option --{unknown}");
             int Int(string name, int fallback) => values.TryGetValue(name, out var v) ? LadderSettings.NonNegative("--" + name, v) : fallback;
@@ -271,7 +272,7 @@ public static class ClusterRegister
             if (nodes.Any(n => n > 4))
                 throw new FormatException("--nodes: at most 4 nodes (127.0.0.11, .12, .14, .15)");
             return new Options(nodes, Int("start", 250), Math.Max(1, Int("step", 250)), Int("max", 5000), Math.Max(1, Int("seconds", 10)),
-                Math.Max(1, Int("users", 10_000)), values.ContainsKey("workers") ? Int("workers", 0) : null, Math.Max(1, Int("kamailio-workers", 4)),
+                Math.Max(1, Int("users", 10_000)), Math.Max(1, Int("warmup-rate", 500)), values.ContainsKey("workers") ? Int("workers", 0) : null, Math.Max(1, Int("kamailio-workers", 4)),
                 Int("retries", 1), help);
         }
     }

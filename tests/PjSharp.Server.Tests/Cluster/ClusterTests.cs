@@ -244,8 +244,14 @@ public sealed class ClusterTests
             Assert.That(lateRegistered, Is.GreaterThanOrEqualTo(lastTenth.Length * 95 / 100), "the nodes recovered by themselves");
             foreach (var (node, log) in logs)
             {
-                Assert.That(Regex.Count(log, @"\[3025\]"), Is.EqualTo(1), $"{node} logs once that the database went away\n{ClusterTopology.Tail(log, 30)}");
-                Assert.That(Regex.Count(log, @"\[3026\]"), Is.EqualTo(1), $"{node} logs once that it is back\n{ClusterTopology.Tail(log, 30)}");
+                // Once for reads and once for writes, each way.
+                foreach (var kind in new[] { "read", "written" })
+                {
+                    Assert.That(Regex.Count(log, $@"\[3025\] .* cannot be {kind} "), Is.LessThanOrEqualTo(1), $"{node} logs once that the database cannot be {kind}\n{ClusterTopology.Tail(log, 30)}");
+                    Assert.That(Regex.Count(log, $@"\[3026\] .* can be {kind} "), Is.LessThanOrEqualTo(1), $"{node} logs once that the database can be {kind} again\n{ClusterTopology.Tail(log, 30)}");
+                }
+                Assert.That(Regex.Count(log, @"\[3025\]"), Is.GreaterThanOrEqualTo(1), $"{node} logs that the database went away");
+                Assert.That(Regex.Count(log, @"\[3026\]"), Is.EqualTo(Regex.Count(log, @"\[3025\]")), $"{node} logs that it is back as often as that it went away");
             }
         });
     }
