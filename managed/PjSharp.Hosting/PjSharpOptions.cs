@@ -142,6 +142,12 @@ public sealed class PjSharpTraceOptions
     /// <summary>Also write traced messages to this pcap file (sngrep, tshark, Wireshark open it).</summary>
     public string? PcapFile { get; set; }
 
+    /// <summary>Also send traced messages to this HEP collector, <c>host:port</c> over UDP (HEPv3: Homer, heplify-server).</summary>
+    public string? HepAddress { get; set; }
+
+    /// <summary>The capture agent id the HEP packets carry, telling this node apart at the collector.</summary>
+    public uint HepCaptureId { get; set; }
+
     /// <summary>Only messages to or from these networks, e.g. <c>192.0.2.0/24</c>.</summary>
     public List<string> Addresses { get; } = [];
 

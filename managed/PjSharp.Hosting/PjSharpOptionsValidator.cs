@@ -71,6 +71,8 @@ internal sealed class PjSharpOptionsValidator : IValidateOptions<PjSharpOptions>
             problems.Add($"{section}:Security:FloodWindow: must be positive.");
         if (security.BlockTime < TimeSpan.Zero)
             problems.Add($"{section}:Security:BlockTime: must not be negative.");
+        if (options.Trace.HepAddress is { } hep && !IsHostAndPort(hep))
+            problems.Add($"{section}:Trace:HepAddress: '{hep}' is not host:port, such as 127.0.0.1:9060.");
         for (var i = 0; i < options.Trace.Addresses.Count; i++)
         {
             if (!System.Net.IPNetwork.TryParse(options.Trace.Addresses[i], out _))
@@ -105,6 +107,13 @@ internal sealed class PjSharpOptionsValidator : IValidateOptions<PjSharpOptions>
         if (webSocket.SendQueueCapacity < 1)
             problems.Add($"{section}:WebSocket:SendQueueCapacity: must be at least 1.");
         return problems.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(problems);
+    }
+
+    /// <summary>host:port with a port from 1 to 65535 (the host is resolved at start).</summary>
+    internal static bool IsHostAndPort(string text)
+    {
+        var colon = text.LastIndexOf(':');
+        return colon > 0 && ushort.TryParse(text.AsSpan(colon + 1), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var port) && port > 0;
     }
 
     /// <summary>An address (a one-address network) or a network in CIDR form; null when it is neither.</summary>

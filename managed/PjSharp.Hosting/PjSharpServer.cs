@@ -68,6 +68,9 @@ public sealed partial class PjSharpServer : IHostedService, IAsyncDisposable
 
     public SecurityEvents SecurityEvents { get; private set; } = null!;
 
+    /// <summary>SIP message counters and pjsip gauges on <see cref="Meter"/>.</summary>
+    public Diagnostics.SipMetrics Metrics { get; private set; } = null!;
+
     /// <summary>The SIP trace: switch it, filter it, point it at a pcap file while the server runs.</summary>
     public SipTrace Trace { get; private set; } = null!;
 
@@ -103,8 +106,12 @@ public sealed partial class PjSharpServer : IHostedService, IAsyncDisposable
         Trace.SetEndpointFilter(_options.Trace.Endpoints);
         if (_options.Trace.PcapFile is { } pcap)
             await Trace.SetPcapFileAsync(pcap).ConfigureAwait(false);
-        Trace.Enabled = _options.Trace.Enabled || _options.Trace.PcapFile != null;
+        if (_options.Trace.HepAddress is { } hep)
+            await Trace.SetHepAsync(new HepSender(HepSender.ParseAddress(hep), _options.Trace.HepCaptureId)).ConfigureAwait(false);
+        Trace.Enabled = _options.Trace.Enabled || _options.Trace.PcapFile != null || _options.Trace.HepAddress != null;
         Register(Trace);
+        Metrics = new Diagnostics.SipMetrics(Endpoint, _meter);
+        Register(Metrics);
 
         SecurityEvents = new SecurityEvents(_loggerFactory.CreateLogger("PjSharp.Security"), _meter, TimeProvider.System);
         Interception = new InterceptionPipeline(Endpoint, directory);

@@ -35,6 +35,10 @@ internal sealed class RegistrarComponent(IMeterFactory meterFactory) : IPjSharpC
                 ExpiryCheckInterval = TimeSpan.FromSeconds(Math.Max(1, server.Interception.Directory.Global.ContactExpirationCheckInterval)),
             },
             loggers.CreateLogger("PjSharp.Registrar"));
+        var service = _service;
+        server.Meter.CreateObservableGauge("pjsharp.sip.registrations.active", () => service.ActiveBindings, "{binding}",
+            "Unexpired contact bindings this node's registrar knows of");
+        server.Meter.CreateObservableCounter("pjsharp.sip.registrations.accepted", () => service.Registered, "{request}", "REGISTERs answered 200");
         server.Register(_service);
         server.Contacts.Registrar = _service;
         return Task.CompletedTask;

@@ -55,6 +55,9 @@ public sealed class SessionsComponent(IMeterFactory meterFactory, IEnumerable<Se
                 new CallBridgeOptions { RingTimeout = options.RingTimeout }, loggers.CreateLogger("PjSharp.Bridging"));
             _service.Router.Fallback = Bridge.Route;
         }
+        var service = _service;
+        server.Meter.CreateObservableGauge("pjsharp.sip.sessions.active", () => service.ActiveSessions, "{session}", "INVITE sessions in progress");
+        server.Meter.CreateObservableCounter("pjsharp.sip.sessions.started", () => service.SessionsStarted, "{session}", "INVITE sessions started, both directions");
         server.Register(_service);
         return Task.CompletedTask;
     }

@@ -134,6 +134,15 @@ internal static class ServeCommand
                 options.Security.DigestAlgorithms.AddRange(parse.GetValue(algorithms) ?? []);
             });
 
+            try
+            {
+                builder.Services.AddPjSharpTelemetry(builder.Configuration);
+            }
+            catch (Exception invalid) when (invalid is FormatException or UriFormatException)
+            {
+                await Console.Error.WriteLineAsync($"pjsharp serve: {invalid.Message}");
+                return 2;
+            }
             using var host = builder.Build();
             try
             {

@@ -108,6 +108,49 @@ public sealed unsafe class SipEndpoint : IDisposable, IAsyncDisposable
     /// <summary>pjsip pools currently in use (each dialog, transaction and media stream holds some): a leak shows here.</summary>
     public long PoolsInUse => _cachingPool == null ? 0 : (long)_cachingPool->used_count;
 
+    /// <summary>
+    /// Memory of the pjsip pools in use: bytes allocated from them and bytes they reserved from the
+    /// system (their capacity). Walks pjsip's list of pools under its lock: a metric, not a hot path.
+    /// </summary>
+    public (long UsedBytes, long CapacityBytes) PoolMemory
+    {
+        get
+        {
+            if (Volatile.Read(ref _disposed) != 0 || _cachingPool == null)
+                return (0, 0);
+            PjThread.EnsureRegistered();
+            long used = 0, capacity = 0;
+            var head = (pj_pool_t*)&_cachingPool->used_list;
+            if (PjLock.pj_lock_acquire(_cachingPool->@lock) != ThrowHelper.Success)
+                return (0, 0);
+            try
+            {
+                for (var pool = head->next; pool != null && pool != head; pool = pool->next)
+                {
+                    used += (long)PjPool.pj_pool_get_used_size(pool);
+                    capacity += (long)PjPool.pj_pool_get_capacity(pool);
+                }
+            }
+            finally
+            {
+                _ = PjLock.pj_lock_release(_cachingPool->@lock);
+            }
+            return (used, capacity);
+        }
+    }
+
+    /// <summary>Transactions in pjsip's transaction table; 0 once the endpoint is disposed.</summary>
+    public int TransactionCount
+    {
+        get
+        {
+            if (Volatile.Read(ref _disposed) != 0 || _endpoint == null)
+                return 0;
+            PjThread.EnsureRegistered();
+            return (int)PjsipSipTransaction.pjsip_tsx_layer_get_tsx_count();
+        }
+    }
+
     internal ILoggerFactory LoggerFactory => _loggerFactory;
 
     /// <summary>What the linked pjproject is and how it was built.</summary>

@@ -65,6 +65,20 @@ public readonly unsafe ref struct SipOutgoingMessage
         }
     }
 
+    /// <summary><see cref="Method"/> as the bytes in the message (no copy).</summary>
+    internal ReadOnlySpan<byte> MethodName
+    {
+        get
+        {
+            if (_tdata->msg == null)
+                return default;
+            if (_tdata->msg->type == pjsip_msg_type_e.PJSIP_REQUEST_MSG)
+                return PjStr.AsSpan(_tdata->msg->line.req.method.name);
+            var cseq = (pjsip_cseq_hdr*)PjsipSipMsg.pjsip_msg_find_hdr(_tdata->msg, pjsip_hdr_e.PJSIP_H_CSEQ, null);
+            return cseq == null ? default : PjStr.AsSpan(cseq->method.name);
+        }
+    }
+
     /// <summary>The status code of a response; 0 for a request.</summary>
     public int StatusCode => _tdata->msg == null || _tdata->msg->type != pjsip_msg_type_e.PJSIP_RESPONSE_MSG ? 0 : _tdata->msg->line.status.code;
 

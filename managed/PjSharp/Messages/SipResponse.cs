@@ -23,6 +23,9 @@ public readonly unsafe ref struct SipResponse
 
     public int CSeq => _rdata->msg_info.cseq == null ? 0 : _rdata->msg_info.cseq->cseq;
 
+    /// <summary>The method of the request answered, as the bytes in CSeq (no copy).</summary>
+    internal ReadOnlySpan<byte> CSeqMethodName => _rdata->msg_info.cseq == null ? default : PjStr.AsSpan(_rdata->msg_info.cseq->method.name);
+
     public string CSeqMethod => _rdata->msg_info.cseq == null ? "" : PjStr.ToManagedString(_rdata->msg_info.cseq->method.name);
 
     public string? GetHeader(string name) => MessageReader.PrintHeaderValue(MessageReader.FindHeader(Message, name));

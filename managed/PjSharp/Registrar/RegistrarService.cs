@@ -1,7 +1,9 @@
+using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using Microsoft.Extensions.Logging;
 using PjSharp.DataAccess;
+using PjSharp.Diagnostics;
 using PjSharp.Interception;
 using PjSharp.Services;
 using PjSharp.Servants;
@@ -81,6 +83,25 @@ public sealed partial class RegistrarService : SipService, IAsyncDisposable
     /// <summary>The bindings of <paramref name="aor"/> as this registrar last read or wrote them; false when it has none in memory.</summary>
     internal bool TryGetBindings(string aor, out IReadOnlyList<Contact> bindings) => _bindings.TryGetValue(aor, out bindings!);
 
+    /// <summary>Unexpired bindings among the AORs this registrar has seen (what it keeps in memory).</summary>
+    public int ActiveBindings
+    {
+        get
+        {
+            var now = _time.GetUtcNow();
+            var count = 0;
+            foreach (var (_, contacts) in _bindings)
+            {
+                foreach (var contact in contacts)
+                {
+                    if (contact.ExpirationTime > now)
+                        count++;
+                }
+            }
+            return count;
+        }
+    }
+
     /// <summary>REGISTERs answered 200.</summary>
     public long Registered => Interlocked.Read(ref _registered);
 
@@ -89,9 +110,11 @@ public sealed partial class RegistrarService : SipService, IAsyncDisposable
         if (request.Method != SipMethod.Register)
             return false;
         var endpoint = _interception.GetEndpoint(request, out var authenticated);
+        var activity = PjSharpActivities.StartServer("REGISTER", request, endpoint?.Id);
         if (endpoint == null || endpoint.IsArtificial || (endpoint.RequiresAuthentication && !authenticated))
         {
             request.RespondStateless(403);
+            PjSharpActivities.Stop(activity, 403);
             return true;
         }
         var aor = FindAor(endpoint, request.ToUser);
@@ -99,15 +122,17 @@ public sealed partial class RegistrarService : SipService, IAsyncDisposable
         {
             LogAorNotFound(_logger, endpoint.Id, Encoding.UTF8.GetString(request.ToUser));
             request.RespondStateless(404);
+            PjSharpActivities.Stop(activity, 404);
             return true;
         }
         // Reading the request (strings, Contact parsing) is the servant's work, off this thread.
         var clone = request.Clone();
-        if (!_servants.TryEnqueue(aor.Id, new RegisterWork(this, aor, endpoint.Id, clone)))
+        if (!_servants.TryEnqueue(aor.Id, new RegisterWork(this, aor, endpoint.Id, clone, activity)))
         {
             clone.Dispose();
             LogOverloaded(_logger, aor.Id);
             request.RespondStateless(503, _retryAfter);
+            PjSharpActivities.Stop(activity, 503);
         }
         return true;
     }
@@ -158,8 +183,11 @@ public sealed partial class RegistrarService : SipService, IAsyncDisposable
         return null;
     }
 
-    private async Task HandleAsync(Aor aor, string endpoint, SipRequestClone request, CancellationToken cancellationToken)
+    private async Task HandleAsync(Aor aor, string endpoint, SipRequestClone request, Activity? activity, CancellationToken cancellationToken)
     {
+        var answered = 0;
+        if (activity != null)
+            Activity.Current = activity;
         try
         {
             var (read, error) = request.Read(ReadRegistration);
@@ -167,6 +195,7 @@ public sealed partial class RegistrarService : SipService, IAsyncDisposable
             {
                 LogBadContact(_logger, endpoint, error ?? "");
                 request.RespondStateless(400);
+                answered = 400;
                 return;
             }
             var registration = read with { Endpoint = endpoint, RegistrationServer = _options.NodeName };
@@ -186,6 +215,7 @@ public sealed partial class RegistrarService : SipService, IAsyncDisposable
                 if (rejection.StatusCode == 420)
                     headers.Add(new("Unsupported", "path"));
                 request.RespondStateless(rejection.StatusCode, headers);
+                answered = rejection.StatusCode;
                 return;
             }
             var plan = decision.Plan!;
@@ -206,6 +236,7 @@ public sealed partial class RegistrarService : SipService, IAsyncDisposable
             if (registration.PruneOnBoot && registration.ViaAddress.Length > 0)
                 RememberFlow(FlowKey(registration.ViaAddress, (int)registration.ViaPort), aor.Id);
             request.RespondStateless(200, Answer(plan, now));
+            answered = 200;
             Interlocked.Increment(ref _registered);
         }
         catch (Exception error) when (error is not OutOfMemoryException)
@@ -218,6 +249,7 @@ public sealed partial class RegistrarService : SipService, IAsyncDisposable
             try
             {
                 request.RespondStateless(503, _retryAfter);
+                answered = 503;
             }
             catch (Exception answerError) when (answerError is not OutOfMemoryException)
             {
@@ -227,6 +259,7 @@ public sealed partial class RegistrarService : SipService, IAsyncDisposable
         finally
         {
             request.Dispose();
+            PjSharpActivities.Stop(activity, answered);
         }
     }
 
@@ -372,10 +405,10 @@ public sealed partial class RegistrarService : SipService, IAsyncDisposable
         }
     }
 
-    private sealed class RegisterWork(RegistrarService registrar, Aor aor, string endpoint, SipRequestClone request) : ServantWork
+    private sealed class RegisterWork(RegistrarService registrar, Aor aor, string endpoint, SipRequestClone request, Activity? activity) : ServantWork
     {
         public override async ValueTask RunAsync(CancellationToken cancellationToken) =>
-            await registrar.HandleAsync(aor, endpoint, request, cancellationToken).ConfigureAwait(false);
+            await registrar.HandleAsync(aor, endpoint, request, activity, cancellationToken).ConfigureAwait(false);
     }
 
     [LoggerMessage(EventId = 1201, Level = LogLevel.Information, Message = "REGISTER from endpoint {Endpoint} names AOR '{Aor}', which is not one of its aors")]

@@ -234,8 +234,14 @@ public sealed unsafe partial class SessionService : SipService, IAsyncDisposable
 
     internal bool IsKnown(ulong key) => _keys.ContainsKey(key);
 
-    internal void Track(SipSession session)
+    internal void Track(SipSession session, System.Diagnostics.ActivityContext parent = default)
     {
+        if (Diagnostics.PjSharpActivities.Source.HasListeners())
+        {
+            session.Activity = Diagnostics.PjSharpActivities.Start("INVITE",
+                session.Direction == SessionDirection.Inbound ? System.Diagnostics.ActivityKind.Server : System.Diagnostics.ActivityKind.Client,
+                parent, "INVITE", session.CallId, session.Endpoint.Id);
+        }
         _keys.AddOrUpdate(session.Key, 1, (_, count) => count + 1);
         _sessions.TryAdd(session, 0);
         Interlocked.Increment(ref _started);
@@ -245,6 +251,8 @@ public sealed unsafe partial class SessionService : SipService, IAsyncDisposable
     {
         if (!_sessions.TryRemove(session, out _))
             return;
+        Diagnostics.PjSharpActivities.Stop(session.Activity, session.FinalStatus);
+        session.Activity = null;
         while (true)
         {
             if (!_keys.TryGetValue(session.Key, out var count))
@@ -477,7 +485,7 @@ public sealed unsafe partial class SessionService : SipService, IAsyncDisposable
         try
         {
             session.Attach(inv);
-            Track(session);
+            Track(session, Diagnostics.PjSharpActivities.Source.HasListeners() ? Diagnostics.PjSharpActivities.ParentOf(request) : default);
             session.Target = Encoding.UTF8.GetString(request.RequestUriUser);
             session.NoteConnection(rdata);
             session.RemoteIdentity = CallerIdentityExtension.FromHeader(request.GetHeader("From"), IdentitySource.From) ?? session.RemoteIdentity;

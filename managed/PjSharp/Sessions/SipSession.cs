@@ -73,6 +73,12 @@ public sealed unsafe partial class SipSession
 
     public string CallId { get; private set; } = "";
 
+    /// <summary>The session's span, from INVITE to end, while someone listens to <c>PjSharp</c> activities.</summary>
+    internal System.Diagnostics.Activity? Activity { get; set; }
+
+    /// <summary>The status the INVITE ended with (pjsip's cause), 0 until known.</summary>
+    internal int FinalStatus => _finalStatus;
+
     /// <summary>For an incoming call, the user part of its request URI (what routing matches); for an outgoing call, the target URI.</summary>
     public string Target { get; internal set; } = "";
 

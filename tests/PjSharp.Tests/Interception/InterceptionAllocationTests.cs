@@ -64,6 +64,36 @@ public sealed class InterceptionAllocationTests
         }
     }
 
+    [TestCase(false)]
+    [TestCase(true)]
+    public void Counting_messages_on_the_meter_allocates_nothing_with_or_without_a_listener(bool listening)
+    {
+        var (server, events) = Start();
+        using var meter = new System.Diagnostics.Metrics.Meter(PjSharp.Diagnostics.PjSharpMetrics.MeterName);
+        using var listener = new System.Diagnostics.Metrics.MeterListener();
+        long counted = 0;
+        server.Endpoint.RegisterService(new PjSharp.Diagnostics.SipMetrics(server.Endpoint, meter));
+        if (listening)
+        {
+            listener.InstrumentPublished = (instrument, l) =>
+            {
+                if (ReferenceEquals(instrument.Meter, meter))
+                    l.EnableMeasurementEvents(instrument);
+            };
+            listener.SetMeasurementEventCallback<long>((_, value, _, _) => Interlocked.Add(ref counted, value));
+            listener.Start();
+        }
+        using (server)
+        using (events)
+        {
+            using var client = new RawSipClient(server.Udp);
+            var perRequest = BytesPerRequest(server, _ => RawSipClient.Options(client.Local), client, 200);
+            Assert.That(perRequest, Is.LessThan(1.0), $"{perRequest:0.0} bytes per request");
+            // Each exchange is one OPTIONS in and one 200 out.
+            Assert.That(Interlocked.Read(ref counted), Is.EqualTo(listening ? 2 * 2300 : 0));
+        }
+    }
+
     /// <summary>Stands in for the registrar: answers what passed interception, allocating nothing itself.</summary>
     private sealed class AcceptRegister() : PjSharp.Services.SipService("accept-register", PjSharp.Services.SipServicePriority.Application)
     {

@@ -20,6 +20,7 @@ public sealed partial class SipTrace : SipService, IAsyncDisposable
     private volatile IPNetwork[] _addresses = [];
     private volatile HashSet<string> _endpoints = new(StringComparer.Ordinal);
     private PcapWriter? _pcap;
+    private HepSender? _hep;
 
     public SipTrace(ILogger logger, TimeProvider? time = null)
         : base("pjsharp-trace", SipServicePriority.TransportLayer - 1)
@@ -51,6 +52,16 @@ public sealed partial class SipTrace : SipService, IAsyncDisposable
     }
 
     public PcapWriter? Pcap => _pcap;
+
+    /// <summary>Also sends traced messages to a HEP collector (replacing any earlier one, which is closed); null stops it.</summary>
+    public async Task SetHepAsync(HepSender? sender)
+    {
+        var previous = Interlocked.Exchange(ref _hep, sender);
+        if (previous != null)
+            await previous.DisposeAsync().ConfigureAwait(false);
+    }
+
+    public HepSender? Hep => _hep;
 
     protected internal override bool HandlesResponses => true;
 
@@ -103,6 +114,13 @@ public sealed partial class SipTrace : SipService, IAsyncDisposable
             else
                 pcap.TryWrite(local, localPort, remote, remotePort, bytes, _time.GetUtcNow());
         }
+        if (_hep is { } hep)
+        {
+            if (received)
+                hep.TrySend(remote, remotePort, local, localPort, transport, bytes, _time.GetUtcNow());
+            else
+                hep.TrySend(local, localPort, remote, remotePort, transport, bytes, _time.GetUtcNow());
+        }
         if (_logger.IsEnabled(LogLevel.Information))
         {
             var peer = remote.IsIPv4Mapped
@@ -153,7 +171,11 @@ public sealed partial class SipTrace : SipService, IAsyncDisposable
         return text.ToString();
     }
 
-    public async ValueTask DisposeAsync() => await SetPcapFileAsync(null).ConfigureAwait(false);
+    public async ValueTask DisposeAsync()
+    {
+        await SetPcapFileAsync(null).ConfigureAwait(false);
+        await SetHepAsync(null).ConfigureAwait(false);
+    }
 
     [LoggerMessage(EventId = 5001, Level = LogLevel.Information, Message = "<--- Received {Length} bytes over {Transport} from {Peer}:\n{Message}")]
     private static partial void LogReceived(ILogger logger, int length, string transport, string peer, string message);
