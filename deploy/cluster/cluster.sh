@@ -396,8 +396,31 @@ prepare_run_dir() {
     esac
 }
 
+# Whether something already listens on <address:port> (udp or tcp); unknown without ss.
+in_use() {
+    command -v ss > /dev/null 2>&1 || return 1
+    local flag=-lun
+    [ "$2" = tcp ] && flag=-ltn
+    ss -H "$flag" "src $1" 2>/dev/null | grep -q .
+}
+
+# Another cluster (or anything) on our addresses would make a confusing failure later.
+check_free() {
+    local name=$1 address=$2 protocol=$3
+    if [ -z "$(running_pid "$name")" ] && in_use "$address" "$protocol"; then
+        die "$address ($protocol) for $name is already in use: another cluster run, or choose other addresses (see the header of $0)"
+    fi
+}
+
 cmd_start() {
     prepare_run_dir
+    check_free postgres "$db" tcp
+    check_free kamailio "$proxy" udp
+    local i=0 node
+    for node in $(node_names); do
+        check_free "$node" "${node_addresses[$i]}" udp
+        i=$((i + 1))
+    done
     db_start
     local name
     for name in $(node_names); do
