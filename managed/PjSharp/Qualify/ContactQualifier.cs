@@ -474,6 +474,31 @@ public sealed partial class ContactQualifier : IAsyncDisposable
         }
     }
 
+    /// <summary>Reads one contact another node wrote, and qualifies it or stops, as for a local write.</summary>
+    private void RefreshLater(string id)
+    {
+        // Nodes sharing contacts qualify their own: one another node wrote is that node's now.
+        if (_options.RegistrationServer != null)
+        {
+            Remove(id);
+            return;
+        }
+        Track(Task.Run(async () =>
+        {
+            try
+            {
+                if (await _store.GetAsync<Contact>(id, _stop.Token).ConfigureAwait(false) is { } contact)
+                    Upsert(contact, permanent: false);
+                else
+                    Remove(id);
+            }
+            catch (Exception error) when (error is not OutOfMemoryException and not OperationCanceledException)
+            {
+                LogResyncFailed(_logger, error);
+            }
+        }));
+    }
+
     private void ResyncLater()
     {
         if (Interlocked.Exchange(ref _resyncing, 1) != 0)
@@ -576,6 +601,9 @@ public sealed partial class ContactQualifier : IAsyncDisposable
                     break;
                 case Aor aor:
                     qualifier.SyncAor(aor);
+                    break;
+                case null when change.Type == Contact.Type:
+                    qualifier.RefreshLater(change.Id);
                     break;
                 default:
                     qualifier.ResyncLater();

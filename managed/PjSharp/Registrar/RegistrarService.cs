@@ -397,7 +397,8 @@ public sealed partial class RegistrarService : SipService, IAsyncDisposable
         {
             if (change.Value is not Contact contact)
             {
-                bindings.Clear();
+                // Another node's write names the contact only: that AOR alone is read again.
+                bindings.TryRemove(AorOf(change.Id), out _);
                 return;
             }
             if (bindings.TryGetValue(contact.Aor, out var known) && !known.Contains(contact))
