@@ -362,7 +362,7 @@ public sealed partial class ContactQualifier : IAsyncDisposable
         }
         catch (Exception error) when (error is not OutOfMemoryException)
         {
-            LogWriteFailed(_logger, error, contact.Id);
+            LogWriteFailed(_logger, error is BackendUnavailableException ? null : error, contact.Id);
         }
         finally
         {
@@ -494,7 +494,7 @@ public sealed partial class ContactQualifier : IAsyncDisposable
             }
             catch (Exception error) when (error is not OutOfMemoryException and not OperationCanceledException)
             {
-                LogResyncFailed(_logger, error);
+                LogResyncFailed(_logger, error is BackendUnavailableException ? null : error);
             }
         }));
     }
@@ -511,7 +511,7 @@ public sealed partial class ContactQualifier : IAsyncDisposable
             }
             catch (Exception error) when (error is not OutOfMemoryException)
             {
-                LogResyncFailed(_logger, error);
+                LogResyncFailed(_logger, error is BackendUnavailableException ? null : error);
             }
             finally
             {
@@ -628,8 +628,9 @@ public sealed partial class ContactQualifier : IAsyncDisposable
     private static partial void LogProbeFailed(ILogger logger, Exception exception, string contact, string uri);
 
     [LoggerMessage(EventId = 1406, Level = LogLevel.Error, Message = "Writing the status of contact {Contact} failed")]
-    private static partial void LogWriteFailed(ILogger logger, Exception exception, string contact);
+    private static partial void LogWriteFailed(ILogger logger, Exception? exception, string contact);
 
+    // Without an exception when the database is away: the backend logs that outage once.
     [LoggerMessage(EventId = 1407, Level = LogLevel.Error, Message = "Reading the contacts to qualify failed")]
-    private static partial void LogResyncFailed(ILogger logger, Exception exception);
+    private static partial void LogResyncFailed(ILogger logger, Exception? exception);
 }

@@ -302,7 +302,11 @@ public sealed partial class RegistrarService : SipService, IAsyncDisposable
         }
         catch (Exception error) when (error is not OutOfMemoryException)
         {
-            LogExpiryFailed(_logger, error);
+            // The backend logs a database outage once; each failed check need not repeat it.
+            if (error is BackendUnavailableException)
+                LogUnavailable(_logger, "expiry", error.Message);
+            else
+                LogExpiryFailed(_logger, error);
         }
         finally
         {
