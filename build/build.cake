@@ -111,6 +111,7 @@ Prerequisite[] TestPrerequisites() => new[] {
     new Prerequisite("tshark (reads the SIP trace's pcap files)", "tshark", () => OnPath("tshark")),
     new Prerequisite("Chromium (the browser tests)", "chromium", () => System.IO.File.Exists("/usr/bin/chromium")),
     new Prerequisite("npm (installs the browser tests' SIP library)", "npm", () => OnPath("npm")),
+    new Prerequisite("Kamailio (the load balancer of the cluster tests)", "kamailio", () => OnPath("kamailio") || System.IO.File.Exists("/usr/sbin/kamailio")),
 };
 
 // The SIP library the browser test pages load, pinned by tests/Browser/package-lock.json.

@@ -195,6 +195,7 @@ public sealed class PostgreSqlBackend : SqlObjectBackend, ILeaseBackend
                 Log.ListenerStarted(Logger, Name, _channel);
                 if (reconnecting)
                     OnChanged(new BackendChangedEventArgs([], ObjectTypes.All));
+                reconnecting = false;
                 started.TrySetResult();
                 while (true)
                     await connection.WaitAsync(stop).ConfigureAwait(false);
@@ -210,7 +211,9 @@ public sealed class PostgreSqlBackend : SqlObjectBackend, ILeaseBackend
                     started.TrySetException(error);
                     return;
                 }
-                Log.ListenerFailed(Logger, error, Name);
+                // Once per outage: a database that stays away would otherwise log every reconnect attempt.
+                if (!reconnecting)
+                    Log.ListenerFailed(Logger, error, Name);
                 reconnecting = true;
                 try
                 {

@@ -6,6 +6,7 @@ const string usage = """
       register-ladder   authenticated REGISTER rate ladder with SIPp against pjsharp serve
       registrar-memory  managed memory per registered contact
       ws-register       1,000 WebSocket clients register with digest against pjsharp serve: REGISTER rate and memory per connection
+      cluster-register  digest REGISTER rate through Kamailio to one and two nodes on a shared PostgreSQL, CPU per registration of each
       dataaccess        endpoint lookups, contact upserts on SQLite and PostgreSQL, pjsip.conf load time
       write-rate        contact writes/s with many concurrent writers: group commit (ContactWriter) against one
                         transaction per write, on SQLite and PostgreSQL
@@ -19,6 +20,7 @@ var suites = new Dictionary<string, Func<string[], Task<int>>>(StringComparer.Or
     ["register-ladder"] = PjSharp.Benchmarks.Sip.RegisterLadder.RunAsync,
     ["registrar-memory"] = PjSharp.Benchmarks.Sip.RegistrarMemory.RunAsync,
     ["ws-register"] = PjSharp.Benchmarks.Sip.WebSocketRegister.RunAsync,
+    ["cluster-register"] = PjSharp.Benchmarks.Sip.ClusterRegister.RunAsync,
     ["dataaccess"] = PjSharp.Benchmarks.DataAccess.DataAccessBenchmarks.RunAsync,
     ["write-rate"] = PjSharp.Benchmarks.DataAccess.WriteRateBenchmark.RunAsync,
     ["soak"] = PjSharp.Benchmarks.Soak.SoakBenchmark.RunAsync,

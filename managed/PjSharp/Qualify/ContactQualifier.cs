@@ -362,7 +362,7 @@ public sealed partial class ContactQualifier : IAsyncDisposable
         }
         catch (Exception error) when (error is not OutOfMemoryException)
         {
-            LogWriteFailed(_logger, error, contact.Id);
+            LogWriteFailed(_logger, error is BackendUnavailableException ? null : error, contact.Id);
         }
         finally
         {
@@ -474,6 +474,31 @@ public sealed partial class ContactQualifier : IAsyncDisposable
         }
     }
 
+    /// <summary>Reads one contact another node wrote, and qualifies it or stops, as for a local write.</summary>
+    private void RefreshLater(string id)
+    {
+        // Nodes sharing contacts qualify their own: one another node wrote is that node's now.
+        if (_options.RegistrationServer != null)
+        {
+            Remove(id);
+            return;
+        }
+        Track(Task.Run(async () =>
+        {
+            try
+            {
+                if (await _store.GetAsync<Contact>(id, _stop.Token).ConfigureAwait(false) is { } contact)
+                    Upsert(contact, permanent: false);
+                else
+                    Remove(id);
+            }
+            catch (Exception error) when (error is not OutOfMemoryException and not OperationCanceledException)
+            {
+                LogResyncFailed(_logger, error is BackendUnavailableException ? null : error);
+            }
+        }));
+    }
+
     private void ResyncLater()
     {
         if (Interlocked.Exchange(ref _resyncing, 1) != 0)
@@ -486,7 +511,7 @@ public sealed partial class ContactQualifier : IAsyncDisposable
             }
             catch (Exception error) when (error is not OutOfMemoryException)
             {
-                LogResyncFailed(_logger, error);
+                LogResyncFailed(_logger, error is BackendUnavailableException ? null : error);
             }
             finally
             {
@@ -577,6 +602,9 @@ public sealed partial class ContactQualifier : IAsyncDisposable
                 case Aor aor:
                     qualifier.SyncAor(aor);
                     break;
+                case null when change.Type == Contact.Type:
+                    qualifier.RefreshLater(change.Id);
+                    break;
                 default:
                     qualifier.ResyncLater();
                     break;
@@ -600,8 +628,9 @@ public sealed partial class ContactQualifier : IAsyncDisposable
     private static partial void LogProbeFailed(ILogger logger, Exception exception, string contact, string uri);
 
     [LoggerMessage(EventId = 1406, Level = LogLevel.Error, Message = "Writing the status of contact {Contact} failed")]
-    private static partial void LogWriteFailed(ILogger logger, Exception exception, string contact);
+    private static partial void LogWriteFailed(ILogger logger, Exception? exception, string contact);
 
+    // Without an exception when the database is away: the backend logs that outage once.
     [LoggerMessage(EventId = 1407, Level = LogLevel.Error, Message = "Reading the contacts to qualify failed")]
-    private static partial void LogResyncFailed(ILogger logger, Exception exception);
+    private static partial void LogResyncFailed(ILogger logger, Exception? exception);
 }

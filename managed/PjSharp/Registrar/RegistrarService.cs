@@ -302,7 +302,11 @@ public sealed partial class RegistrarService : SipService, IAsyncDisposable
         }
         catch (Exception error) when (error is not OutOfMemoryException)
         {
-            LogExpiryFailed(_logger, error);
+            // The backend logs a database outage once; each failed check need not repeat it.
+            if (error is BackendUnavailableException)
+                LogUnavailable(_logger, "expiry", error.Message);
+            else
+                LogExpiryFailed(_logger, error);
         }
         finally
         {
@@ -397,7 +401,8 @@ public sealed partial class RegistrarService : SipService, IAsyncDisposable
         {
             if (change.Value is not Contact contact)
             {
-                bindings.Clear();
+                // Another node's write names the contact only: that AOR alone is read again.
+                bindings.TryRemove(AorOf(change.Id), out _);
                 return;
             }
             if (bindings.TryGetValue(contact.Aor, out var known) && !known.Contains(contact))
