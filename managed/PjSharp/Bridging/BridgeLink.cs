@@ -19,6 +19,9 @@ internal sealed class BridgeLink
     private readonly EventHandler<SessionMessage> _secondRequests;
     private readonly Channel<SessionMessage> _toSecond = Channel.CreateBounded<SessionMessage>(new BoundedChannelOptions(256) { FullMode = BoundedChannelFullMode.DropWrite });
     private readonly Channel<SessionMessage> _toFirst = Channel.CreateBounded<SessionMessage>(new BoundedChannelOptions(256) { FullMode = BoundedChannelFullMode.DropWrite });
+    // The offer being carried to each side: an INFO or MESSAGE that came after it waits for it, so it cannot overtake it.
+    private Task _offerToFirst = Task.CompletedTask;
+    private Task _offerToSecond = Task.CompletedTask;
     private int _transferring;
 
     private BridgeLink(CallBridge bridge, SipSession first, SipSession second, MediaRelay? relay)
@@ -62,8 +65,8 @@ internal sealed class BridgeLink
     {
         using var stop = new CancellationTokenSource();
         var token = stop.Token;
-        var fromFirst = ForwardAsync(_toSecond.Reader, Second, token);
-        var fromSecond = ForwardAsync(_toFirst.Reader, First, token);
+        var fromFirst = ForwardAsync(_toSecond.Reader, Second, () => Volatile.Read(ref _offerToSecond), token);
+        var fromSecond = ForwardAsync(_toFirst.Reader, First, () => Volatile.Read(ref _offerToFirst), token);
         var first = await Task.WhenAny(First.Completion, Second.Completion, _dissolvedTask.Task).ConfigureAwait(false);
         if (first != _dissolvedTask.Task && !_dissolvedTask.Task.IsCompleted)
         {
@@ -251,6 +254,10 @@ internal sealed class BridgeLink
             SdpDirection.Inactive => other.HoldAsync(SdpDirection.Inactive, useUpdate),
             _ => other.ResumeAsync(useUpdate),
         };
+        if (ReferenceEquals(other, First))
+            Volatile.Write(ref _offerToFirst, carried);
+        else
+            Volatile.Write(ref _offerToSecond, carried);
         _ = carried.ContinueWith(t =>
         {
             if (t.IsFaulted)
@@ -259,12 +266,16 @@ internal sealed class BridgeLink
     }
 
     /// <summary>INFO (digits included) and MESSAGE of one party, sent on to the other as they came, one at a time.</summary>
-    private static async Task ForwardAsync(ChannelReader<SessionMessage> queue, SipSession to, CancellationToken dissolved)
+    private static async Task ForwardAsync(ChannelReader<SessionMessage> queue, SipSession to, Func<Task> offerInFlight, CancellationToken dissolved)
     {
         try
         {
             await foreach (var message in queue.ReadAllAsync(dissolved).ConfigureAwait(false))
+            {
+                // After the offer carried before it (hold, resume), whatever became of that offer.
+                await offerInFlight().ContinueWith(static _ => { }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default).ConfigureAwait(false);
                 await Forking.IgnoreEndedAsync(to.SendRequestAsync(message.Method, message.ContentType, message.Body)).ConfigureAwait(false);
+            }
         }
         catch (OperationCanceledException) when (dissolved.IsCancellationRequested)
         {
