@@ -33,6 +33,8 @@ internal sealed class PjSharpOptionsValidator : IValidateOptions<PjSharpOptions>
             problems.Add($"{section}:DrainTimeout: must not be negative.");
         if (options.NativeLogLevel is < 0 or > 6)
             problems.Add($"{section}:NativeLogLevel: must be 0 to 6, not {options.NativeLogLevel}.");
+        if (options.MallocArenas < 0)
+            problems.Add($"{section}:MallocArenas: must not be negative (0 leaves glibc's default).");
         if (options.PoolCacheMegabytes < 0)
             problems.Add($"{section}:PoolCacheMegabytes: must not be negative.");
         var security = options.Security;

@@ -88,6 +88,8 @@ public sealed partial class PjSharpServer : IHostedService, IAsyncDisposable
 
     public async Task StartAsync(CancellationToken cancellationToken)
     {
+        if (_options.MallocArenas > 0 && Interop.MallocArenas.TryLimit(_options.MallocArenas))
+            LogMallocArenas(_logger, _options.MallocArenas);
         Store = await OpenStoreAsync(cancellationToken).ConfigureAwait(false);
         var directory = await SecurityDirectory.LoadAsync(Store, cancellationToken).ConfigureAwait(false);
 
@@ -453,6 +455,9 @@ public sealed partial class PjSharpServer : IHostedService, IAsyncDisposable
 
     [LoggerMessage(EventId = 4006, Level = LogLevel.Warning, Message = "The shared PostgreSQL database does not answer yet ({Message}); trying again")]
     private static partial void LogSharedDatabaseWaiting(ILogger logger, string message);
+
+    [LoggerMessage(EventId = 4007, Level = LogLevel.Debug, Message = "glibc malloc limited to {Arenas} arenas")]
+    private static partial void LogMallocArenas(ILogger logger, int arenas);
 
     [LoggerMessage(EventId = 4005, Level = LogLevel.Error, Message = "Rebuilding the security directory after a configuration change failed; the previous one stays")]
     private static partial void LogDirectoryFailed(ILogger logger, Exception exception);

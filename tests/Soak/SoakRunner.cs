@@ -55,6 +55,10 @@ public static class SoakRunner
         }
     }
 
+    private static string MallocArenasText() => PjSharp.Interop.MallocArenas.Applied is { } arenas
+        ? string.Create(CultureInfo.InvariantCulture, $"{arenas}{(Environment.GetEnvironmentVariable(PjSharp.Interop.MallocArenas.EnvironmentVariable) != null ? " (MALLOC_ARENA_MAX)" : " (PjSharp:MallocArenas)")}")
+        : "glibc's default (8 per core)";
+
     private static async Task<SoakReport> RunInAsync(string root, SoakSettings settings, TextWriter output, SoakLog log, CancellationToken cancellationToken)
     {
         var users = Enumerable.Range(0, settings.Users).Select(i => string.Create(CultureInfo.InvariantCulture, $"u{i:D5}")).ToList();
@@ -87,7 +91,7 @@ public static class SoakRunner
             var udp = server.Transports.First(t => t.Protocol == SipTransportProtocol.Udp).LocalEndPoint;
             var target = string.Create(CultureInfo.InvariantCulture, $"127.0.0.1:{udp.Port}");
             await output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
-                $"server: in this process (pid {Environment.ProcessId}), udp {target}, {settings.Workers} worker(s), {settings.Users} users + {CalleeUser}, started in {clock.Elapsed.TotalSeconds:0.0} s; malloc arenas: {Environment.GetEnvironmentVariable("MALLOC_ARENA_MAX") ?? "glibc's default (8 per core)"}; {SippRunner.Version}; {Environment.ProcessorCount} CPUs"))
+                $"server: in this process (pid {Environment.ProcessId}), udp {target}, {settings.Workers} worker(s), {settings.Users} users + {CalleeUser}, started in {clock.Elapsed.TotalSeconds:0.0} s; malloc arenas: {MallocArenasText()}; {SippRunner.Version}; {Environment.ProcessorCount} CPUs"))
                 .ConfigureAwait(false);
 
             var calleePort = SippRunner.FreeUdpPort();

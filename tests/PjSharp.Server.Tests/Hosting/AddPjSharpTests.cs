@@ -71,6 +71,9 @@ public sealed class AddPjSharpTests
             Assert.That(SipWire.StatusOf(answer), Is.EqualTo(200), answer);
             Assert.That(stage.Seen, Is.EqualTo(2), "the user stage saw the REGISTER and its authenticated retry");
             Assert.That(await server.Store.FindByPrefixAsync<Contact>(Contact.IdPrefix("alice")), Has.Count.EqualTo(1));
+            var arenasGiven = Environment.GetEnvironmentVariable(PjSharp.Interop.MallocArenas.EnvironmentVariable);
+            Assert.That(PjSharp.Interop.MallocArenas.Applied, Is.EqualTo(arenasGiven is null ? 2 : int.Parse(arenasGiven, System.Globalization.CultureInfo.InvariantCulture)),
+                "glibc's malloc arenas are limited at start unless the environment sets them");
         }
         finally
         {
@@ -135,6 +138,7 @@ public sealed class AddPjSharpTests
         {
             options.Transports.Add("carrier-pigeon:127.0.0.1:5060");
             options.WorkerThreads = -1;
+            options.MallocArenas = -1;
             options.Sessions.RtpPortStart = 20000;
             options.Sessions.RtpPortEnd = 10000;
             options.Sessions.MediaAddress = "not-an-address";
@@ -145,6 +149,7 @@ public sealed class AddPjSharpTests
 
         Assert.That(failure.Failures, Has.Some.StartsWith("PjSharp:Transports:0:"));
         Assert.That(failure.Failures, Has.Some.StartsWith("PjSharp:WorkerThreads:"));
+        Assert.That(failure.Failures, Has.Some.StartsWith("PjSharp:MallocArenas:"));
         Assert.That(failure.Failures, Has.Some.StartsWith("PjSharp:Sessions:RtpPortEnd:"));
         Assert.That(failure.Failures, Has.Some.StartsWith("PjSharp:Sessions:MediaAddress:"));
     }
