@@ -57,6 +57,16 @@ public sealed class PjSharpOptions
     public int PoolCacheMegabytes { get; set; } = 32;
 
     /// <summary>
+    /// pjsip pools in use (transactions, dialogs, messages in flight) at which new requests outside
+    /// dialogs are answered 503 before a transaction is made for them; 0 derives it from the memory
+    /// available to the process (half of it at 16 KiB a pool).
+    /// </summary>
+    public long MaxPools { get; set; }
+
+    /// <summary>The Retry-After of that 503, in seconds.</summary>
+    public int OverloadRetryAfterSeconds { get; set; } = 5;
+
+    /// <summary>
     /// glibc malloc arenas for the whole process (0 leaves glibc's eight per core). Two keep a
     /// busy server's resident size level; <c>MALLOC_ARENA_MAX</c> in the environment wins.
     /// </summary>

@@ -33,6 +33,10 @@ internal sealed class PjSharpOptionsValidator : IValidateOptions<PjSharpOptions>
             problems.Add($"{section}:DrainTimeout: must not be negative.");
         if (options.NativeLogLevel is < 0 or > 6)
             problems.Add($"{section}:NativeLogLevel: must be 0 to 6, not {options.NativeLogLevel}.");
+        if (options.MaxPools < 0)
+            problems.Add($"{section}:MaxPools: must not be negative (0 derives it from the memory available).");
+        if (options.OverloadRetryAfterSeconds < 0)
+            problems.Add($"{section}:OverloadRetryAfterSeconds: must not be negative.");
         if (options.MallocArenas < 0)
             problems.Add($"{section}:MallocArenas: must not be negative (0 leaves glibc's default).");
         if (options.PoolCacheMegabytes < 0)

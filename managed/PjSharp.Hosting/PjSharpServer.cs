@@ -68,6 +68,9 @@ public sealed partial class PjSharpServer : IHostedService, IAsyncDisposable
 
     public SecurityEvents SecurityEvents { get; private set; } = null!;
 
+    /// <summary>Admission control: 503 for new requests while pjsip holds too many pools.</summary>
+    public OverloadStage Overload { get; private set; } = null!;
+
     /// <summary>SIP message counters and pjsip gauges on <see cref="Meter"/>.</summary>
     public Diagnostics.SipMetrics Metrics { get; private set; } = null!;
 
@@ -177,6 +180,9 @@ public sealed partial class PjSharpServer : IHostedService, IAsyncDisposable
         }
         foreach (var method in security.UnauthenticatedMethods)
             authentication.UnauthenticatedMethods.Add(method);
+        Overload = new OverloadStage(Endpoint, _options.MaxPools > 0 ? _options.MaxPools : OverloadStage.DefaultMaxPools(),
+            _options.OverloadRetryAfterSeconds, _loggerFactory.CreateLogger("PjSharp.Overload"), _meter);
+        yield return Overload;
         yield return new AclStage(SecurityEvents);
         yield return new FloodStage(FloodProtection, SecurityEvents);
         yield return new IdentifyStage(SecurityEvents);

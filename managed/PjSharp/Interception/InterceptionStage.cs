@@ -17,6 +17,7 @@ public enum InterceptionVerdict
 /// </summary>
 public static class InterceptionOrder
 {
+    public const int Overload = 100;
     public const int Acl = 200;
     public const int FloodProtection = 300;
     public const int Identify = 400;

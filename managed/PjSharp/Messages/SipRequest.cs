@@ -161,6 +161,15 @@ public readonly unsafe ref struct SipRequest
         StatelessResponse.Respond(_endpoint, _rdata, statusCode, headers);
     }
 
+    /// <summary>Answers without a transaction, with a prepared header list copied into the response.</summary>
+    internal void RespondStateless(int statusCode, pjsip_hdr* headers)
+    {
+        PjThread.EnsureRegistered();
+        ThrowHelper.ThrowIfFailed(
+            PjsipSipUtil.pjsip_endpt_respond_stateless(_endpoint.Native, _rdata, statusCode, null, headers, null),
+            "pjsip_endpt_respond_stateless");
+    }
+
     /// <summary>Answers through a new server transaction, which absorbs retransmissions.</summary>
     public void RespondStateful(int statusCode, string? reason = null) => RespondStateful(statusCode, reason, null);
 

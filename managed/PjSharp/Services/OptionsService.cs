@@ -3,9 +3,11 @@ using PjSharp.Interop;
 namespace PjSharp.Services;
 
 /// <summary>
-/// Answers out-of-dialog OPTIONS with 200 through a server transaction, with the endpoint's
-/// Allow, Accept and Supported capabilities (RFC 3261 §11.2); optionally answers any other
-/// out-of-dialog request nobody handled with 501.
+/// Answers out-of-dialog OPTIONS with 200, with the endpoint's Allow, Accept and Supported
+/// capabilities (RFC 3261 §11.2); optionally answers any other out-of-dialog request nobody
+/// handled with 501. Both answers are stateless: a retransmitted OPTIONS is answered again, which
+/// costs less than a transaction and its response kept for timer J's 32 s (over UDP, at qualify
+/// and keep-alive rates, most of pjsip's pools).
 /// </summary>
 public sealed unsafe class OptionsService : SipService, IDisposable
 {
@@ -39,7 +41,7 @@ public sealed unsafe class OptionsService : SipService, IDisposable
         var method = request.Method;
         if (method == SipMethod.Options)
         {
-            request.RespondStateful(200, null, CurrentHeaders());
+            request.RespondStateless(200, CurrentHeaders());
             return true;
         }
         if (_rejectOthers && method != SipMethod.Ack)
