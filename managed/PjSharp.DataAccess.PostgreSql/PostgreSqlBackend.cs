@@ -161,6 +161,16 @@ public sealed class PostgreSqlBackend : SqlObjectBackend, ILeaseBackend
         await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
     }
 
+    protected override async ValueTask OnCommittingAsync(DbConnection connection, DbTransaction transaction, IReadOnlyList<(ChangeKind Kind, ObjectType Type, string Id)> changes, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(changes);
+        // One statement for the whole batch: unnest yields the array in order, and the server delivers them at commit.
+        await using var command = Command(connection, transaction, "SELECT pg_notify(@channel, payload) FROM unnest(@payloads) AS payload");
+        AddParameter(command, "channel", _channel);
+        AddParameter(command, "payloads", changes.Select(c => string.Join('\t', _options.NodeId, KindCode(c.Kind), c.Type.Name, c.Id)).ToArray());
+        await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+    }
+
     private static string KindCode(ChangeKind kind) => kind switch
     {
         ChangeKind.Created => "C",

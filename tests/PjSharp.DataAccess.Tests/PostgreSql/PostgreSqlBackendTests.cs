@@ -44,6 +44,27 @@ public sealed class PostgreSqlBackendTests
     }
 
     [Test]
+    public async Task A_batch_sent_in_one_round_trip_reports_each_write_as_statement_by_statement_does()
+    {
+        await using var backend = await TestPostgres.OpenAsync(_schema, listen: false);
+        var first = Samples.ContactOf("alice", 1);
+        var changed = first with { UserAgent = "changed" };
+        var other = Samples.ContactOf("alice", 2);
+
+        var results = await backend.WriteBatchAsync([
+            ObjectWrite.Upsert(first),
+            ObjectWrite.Upsert(changed),
+            ObjectWrite.Delete(Contact.Type, "alice;@nothing"),
+            ObjectWrite.Upsert(other),
+            ObjectWrite.Delete(other),
+        ]);
+
+        Assert.That(results, Is.EqualTo(new ChangeKind?[] { ChangeKind.Created, ChangeKind.Updated, null, ChangeKind.Created, ChangeKind.Deleted }));
+        Assert.That(await backend.RetrieveByPrefixAsync(Contact.Type, Contact.IdPrefix("alice")), Is.EqualTo(new[] { changed }),
+            "the update replaced every field, and the deleted contact left none behind");
+    }
+
+    [Test]
     [CancelAfter(30_000)]
     public async Task A_batch_notifies_other_nodes_of_each_change()
     {
