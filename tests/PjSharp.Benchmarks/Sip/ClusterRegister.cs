@@ -198,28 +198,7 @@ public static class ClusterRegister
         });
 
     /// <summary>One endpoint, auth (password pw-USER) and AOR keeping Path per user.</summary>
-    private static string Configuration(IEnumerable<string> users)
-    {
-        var text = new StringBuilder("""
-            [global]
-            type=global
-            endpoint_identifier_order=username
-
-            [phone](!)
-            type=endpoint
-            context=default
-
-            [phone-aor](!)
-            type=aor
-            max_contacts=1
-            remove_existing=yes
-            support_path=yes
-
-            """);
-        foreach (var user in users)
-            text.Append(CultureInfo.InvariantCulture, $"\n[{user}](phone)\nauth={user}\naors={user}\n\n[{user}]\ntype=auth\nusername={user}\npassword=pw-{user}\n\n[{user}](phone-aor)\n");
-        return text.ToString();
-    }
+    private static string Configuration(IEnumerable<string> users) => RegisterLadder.Configuration(users, "support_path=yes");
 
     private sealed record Step(int Rate, SippResult Result, IReadOnlyList<(string Name, TimeSpan Cpu)> Cpu)
     {

@@ -99,8 +99,11 @@ public static class RegisterLadder
         return new Step(rate, result, cpu, memory.ResidentMiB, memory.PeakResidentMiB);
     }
 
-    /// <summary>A configuration with one endpoint, auth (password pw-USER) and single-contact AOR per user.</summary>
-    internal static string Configuration(IEnumerable<string> users)
+    /// <summary>
+    /// A configuration with one endpoint, auth (password pw-USER) and single-contact AOR per user;
+    /// <paramref name="aorOptions"/> are added to every AOR (e.g. <c>support_path=yes</c>).
+    /// </summary>
+    internal static string Configuration(IEnumerable<string> users, params string[] aorOptions)
     {
         var text = new StringBuilder("""
             [global]
@@ -117,6 +120,8 @@ public static class RegisterLadder
             remove_existing=yes
 
             """);
+        foreach (var option in aorOptions)
+            text.Append(option).Append('\n');
         foreach (var user in users)
             text.Append(CultureInfo.InvariantCulture, $"\n[{user}](phone)\nauth={user}\naors={user}\n\n[{user}]\ntype=auth\nusername={user}\npassword=pw-{user}\n\n[{user}](phone-aor)\n");
         return text.ToString();

@@ -1,4 +1,3 @@
-using System.Net;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -19,18 +18,12 @@ public sealed class OverloadTests
     public async Task Past_the_pool_limit_new_requests_get_503_with_retry_after_and_dialog_requests_pass_until_the_limit_is_raised()
     {
         var logs = new MemoryLoggerProvider();
-        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
-        builder.Logging.AddProvider(logs);
-        builder.Services.AddPjSharp(options =>
+        using var host = await StartAsync(logs, options =>
         {
-            options.Transports.Add("udp:127.0.0.1:0");
-            options.WorkerThreads = 1;
             // Fewer pools than an idle endpoint holds: overloaded from the first request.
             options.MaxPools = 1;
             options.OverloadRetryAfterSeconds = 7;
         });
-        using var host = builder.Build();
-        await host.StartAsync();
         try
         {
             var server = host.Services.GetRequiredService<PjSharpServer>();
@@ -66,14 +59,7 @@ public sealed class OverloadTests
     [Test]
     public async Task Options_are_answered_without_a_transaction()
     {
-        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
-        builder.Services.AddPjSharp(options =>
-        {
-            options.Transports.Add("udp:127.0.0.1:0");
-            options.WorkerThreads = 1;
-        });
-        using var host = builder.Build();
-        await host.StartAsync();
+        using var host = await StartAsync(new MemoryLoggerProvider(), _ => { });
         try
         {
             var server = host.Services.GetRequiredService<PjSharpServer>();
@@ -94,5 +80,20 @@ public sealed class OverloadTests
         {
             await host.StopAsync();
         }
+    }
+
+    private static async Task<IHost> StartAsync(MemoryLoggerProvider logs, Action<PjSharpOptions> configure)
+    {
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+        builder.Logging.AddProvider(logs);
+        builder.Services.AddPjSharp(options =>
+        {
+            options.Transports.Add("udp:127.0.0.1:0");
+            options.WorkerThreads = 1;
+            configure(options);
+        });
+        var host = builder.Build();
+        await host.StartAsync();
+        return host;
     }
 }
