@@ -36,7 +36,7 @@ public sealed class ConsumerPackageTests
             $"{_feed} holds no PjSharp.Hosting {_version}: run ./build.sh --target=Pack first.");
 
         _scratch = Directory.CreateTempSubdirectory("pjsharp-consumer-").FullName;
-        // The local feed serves PjSharp*, and only it; the machine's usual source serves the rest.
+        // The local feed serves PjSharp*, and only it (source mapping); nuget.org serves the rest.
         File.WriteAllText(Path.Combine(_scratch, "NuGet.config"), $"""
             <?xml version="1.0" encoding="utf-8"?>
             <configuration>
