@@ -1,4 +1,4 @@
-# Usage: ./build.ps1 [--target=Native|Generate|Build|Test|Bench|Pack|Run] [other Cake arguments]
+# Usage: ./build.ps1 [--target=Native|Generate|Build|Test|Bench|Pack|PublicApi|Run] [other Cake arguments]
 $ErrorActionPreference = 'Stop'
 Set-Location $PSScriptRoot
 dotnet tool restore | Out-Null

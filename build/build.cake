@@ -1,4 +1,4 @@
-// PjSharp build: ./build.sh --target=<Target>  (Native, Generate, Build, Test, Bench, Pack, Run; default Test)
+// PjSharp build: ./build.sh --target=<Target>  (Native, Generate, Build, Test, Bench, Pack, PublicApi, Run; default Test)
 using System.Text.RegularExpressions;
 using System.Xml.Linq;
 #load "lib/Pjproject.cs"
@@ -272,6 +272,8 @@ Task("Build")
 Task("Test")
     .Description("Runs every test project and prints 'N passed, N failed'.")
     .IsDependentOn("Build")
+    // The consumer tests restore the packages from artifacts/package.
+    .IsDependentOn("Pack")
     .Does(() =>
 {
     if (!IsRunningOnWindows())
@@ -331,13 +333,44 @@ Task("Bench")
 });
 
 Task("Pack")
-    .Description("Packs the NuGet packages (managed + native) into artifacts/package.")
-    .IsDependentOn("Build")
+    .Description("Packs every package (managed, native per platform present, the pjsharp tool) into artifacts/package and prints their sizes.")
+    .IsDependentOn("Native")
     .Does(() =>
 {
-    foreach (var project in new[] { "PjSharp.Interop", "PjSharp.DataAccess", "PjSharp", "PjSharp.DataAccess.Sqlite", "PjSharp.DataAccess.PostgreSql" })
-        DotNetPack($"{root}/managed/{project}/{project}.csproj", new DotNetPackSettings {
-            Configuration = configuration, NoBuild = true, NoLogo = true, OutputDirectory = $"{artifacts}/package" });
+    var output = $"{artifacts}/package";
+    // Only this build's packages: a consumer restoring from the folder must not meet older ones.
+    CleanDirectory(output);
+    // Packing builds what it packs, with CI settings: deterministic paths (/_/) in the PDBs.
+    DotNetPack($"{root}/PjSharp.sln", new DotNetPackSettings {
+        Configuration = configuration, NoLogo = true, OutputDirectory = output,
+        MSBuildSettings = new DotNetMSBuildSettings().WithProperty("ContinuousIntegrationBuild", "true"),
+    });
+    foreach (var package in GetFiles($"{output}/*.nupkg").Concat(GetFiles($"{output}/*.snupkg")).OrderBy(f => f.GetFilename().FullPath, StringComparer.Ordinal))
+    {
+        var bytes = new System.IO.FileInfo(package.FullPath).Length;
+        Information($"{package.GetFilename(),-48} {bytes / 1024.0,10:F1} KiB");
+    }
+});
+
+// The projects whose public surface PublicAPI.*.txt guard (PjSharp.Interop's generated surface
+// follows the pjproject headers of each build, so it is not listed).
+var publicApiProjects = new[] { "PjSharp.DataAccess", "PjSharp.DataAccess.Sqlite", "PjSharp.DataAccess.PostgreSql", "PjSharp", "PjSharp.Hosting" };
+
+Task("PublicApi")
+    .Description("Rewrites each packable project's PublicAPI.Unshipped.txt from its current public surface (what PublicAPI.Shipped.txt does not already hold).")
+    .IsDependentOn("Generate")
+    .Does(() =>
+{
+    foreach (var project in publicApiProjects)
+    {
+        var unshipped = $"{root}/managed/{project}/PublicAPI.Unshipped.txt";
+        System.IO.File.WriteAllText(unshipped, "#nullable enable\n");
+        // RS0016's code fix adds every public symbol missing from the two files.
+        Run("dotnet", $"format analyzers \"{root}/managed/{project}/{project}.csproj\" --diagnostics RS0016 --severity warn");
+        var lines = System.IO.File.ReadAllLines(unshipped).Skip(1).Where(l => l.Length > 0).Distinct().OrderBy(l => l, StringComparer.Ordinal);
+        System.IO.File.WriteAllText(unshipped, "#nullable enable\n" + string.Concat(lines.Select(l => l + "\n")));
+        Information($"{project}: {lines.Count()} public symbols not yet shipped");
+    }
 });
 
 Task("Run")
