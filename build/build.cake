@@ -32,7 +32,7 @@ PjprojectOrigin Origin() =>
     : !string.IsNullOrEmpty(EnvironmentVariable("VCPKG_ROOT")) ? PjprojectOrigin.Vcpkg
     : PjprojectOrigin.FromSource;
 
-PjprojectRecipe recipe = null;
+PjprojectRecipe? recipe = null;
 PjprojectRecipe Recipe() => recipe ??= new PjprojectRecipe(
     PjprojectRelease.Select(PjprojectRelease.ReadPinned($"{root}/native/pjproject-releases.txt"), pjprojectVersion),
     PjprojectRecipe.ReadDefines(settingsFile));
@@ -55,7 +55,7 @@ string RuntimeRid() => IsRunningOnWindows() ? "win-x64"
     : IsRunningOnMacOs() ? "osx-arm64"
     : System.Runtime.InteropServices.RuntimeInformation.OSArchitecture == System.Runtime.InteropServices.Architecture.Arm64 ? "linux-arm64" : "linux-x64";
 
-string Run(string file, string args, string workingDirectory = null, bool capture = false, IDictionary<string, string> env = null)
+string Run(string file, string args, string? workingDirectory = null, bool capture = false, IDictionary<string, string>? env = null)
 {
     var settings = new ProcessSettings {
         Arguments = args,
@@ -303,9 +303,10 @@ Task("Test")
     foreach (var trx in GetFiles($"{testResults}/*.trx"))
     {
         var counters = XDocument.Load(trx.FullPath).Descendants().First(e => e.Name.LocalName == "Counters");
-        passed += (int)counters.Attribute("passed");
-        failed += (int)counters.Attribute("failed") + (int)counters.Attribute("error") + (int)counters.Attribute("timeout") + (int)counters.Attribute("aborted");
-        skipped += (int)counters.Attribute("notExecuted");
+        int Count(string name) => (int?)counters.Attribute(name) ?? 0;
+        passed += Count("passed");
+        failed += Count("failed") + Count("error") + Count("timeout") + Count("aborted");
+        skipped += Count("notExecuted");
     }
     if (failedRun && failed == 0) failed = 1; // a test host that crashed writes no counters
     Information($"{passed} passed, {failed} failed" + (skipped > 0 ? $", {skipped} skipped" : ""));
