@@ -1,0 +1,71 @@
+using System.Buffers.Binary;
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using PjSharp.Server.Tests.Sessions;
+using PjSharp.Server.Tests.Sip;
+using PjSharp.Testing.Sipp;
+
+namespace PjSharp.Server.Tests.Samples;
+
+/// <summary>samples/SdpHandler: an SDP handler for m=text accepts T.140 in the 200 and logs the text sent to its port.</summary>
+[NonParallelizable]
+[CancelAfter(60_000)]
+public sealed class SdpHandlerSampleTests
+{
+    private const int T140 = 98;
+
+    [SetUp]
+    public void RequireSipp() => SipTestServer.RequireSipp();
+
+    [Test]
+    public async Task An_offered_text_stream_is_accepted_in_the_200_and_the_text_sent_to_it_is_logged()
+    {
+        await using var sample = await RunningSample.StartAsync("SdpHandler");
+        using var scenario = SippScenario.Load("call-custom-uac.xml")
+            .Set("HEADERS", "")
+            .Set("MEDIA", string.Join("\n      ", Offers.PcmuPcma, $"m=text [media_port+2] RTP/AVP {T140}", $"a=rtpmap:{T140} t140/1000", "a=sendrecv"));
+        scenario.Checks("CHECKS",
+            scenario.Body(Offers.AudioAnswer("0 101")),
+            scenario.Body($"m=text [1-9][0-9]* RTP/AVP {T140}[^0-9 ]"),
+            scenario.Body($"a=rtpmap:{T140} t140/1000"));
+        // The call stays up 3 s (sipp -d) while the test types into the text stream.
+        var call = SippRunner.RunAsync(new SippOptions
+        {
+            Scenario = scenario.Path,
+            Target = sample.Target,
+            Service = "echo",
+            Timeout = TimeSpan.FromSeconds(20),
+            TraceErrors = true,
+            ExtraArguments = ["-d", "3000"],
+        });
+
+        var opened = await sample.WaitForOutputAsync(@"real-time text on port (\d+)");
+        var port = int.Parse(opened.Groups[1].Value, CultureInfo.InvariantCulture);
+        using (var text = new UdpClient(new IPEndPoint(IPAddress.Loopback, 0)))
+        {
+            await text.SendAsync(T140Packet(sequence: 1, "\uFEFF"), new IPEndPoint(IPAddress.Loopback, port));
+            await text.SendAsync(T140Packet(sequence: 2, "hello, pjsharp"), new IPEndPoint(IPAddress.Loopback, port));
+        }
+        await sample.WaitForOutputAsync("text \"hello, pjsharp\"");
+        var result = await call;
+
+        Assert.That(result.Successful, Is.EqualTo(1), () => result.Describe() + "\n--- sample ---\n" + sample.Output);
+        Assert.That(sample.Output, Does.Not.Contain("text \"\""), "the keep-alive byte order mark is no text");
+    }
+
+    /// <summary>An RTP packet of the T.140 payload type (RFC 4103) carrying <paramref name="text"/> in UTF-8.</summary>
+    private static byte[] T140Packet(ushort sequence, string text)
+    {
+        var payload = Encoding.UTF8.GetBytes(text);
+        var packet = new byte[12 + payload.Length];
+        packet[0] = 0x80;
+        packet[1] = T140;
+        BinaryPrimitives.WriteUInt16BigEndian(packet.AsSpan(2), sequence);
+        BinaryPrimitives.WriteUInt32BigEndian(packet.AsSpan(4), sequence * 300u);
+        BinaryPrimitives.WriteUInt32BigEndian(packet.AsSpan(8), 0x7E57_7E57);
+        payload.CopyTo(packet, 12);
+        return packet;
+    }
+}
