@@ -1,4 +1,3 @@
-using PjSharp.Server.Tests.Sessions;
 using PjSharp.Server.Tests.Sip;
 using PjSharp.Testing.Sipp;
 
@@ -16,27 +15,13 @@ public sealed class InterceptionStageSampleTests
     public async Task A_call_from_a_blocked_prefix_gets_403_and_other_calls_reach_the_echo()
     {
         await using var sample = await RunningSample.StartAsync("InterceptionStage");
-        using var blocked = SippScenario.Load("call-rejected-uac.xml")
-            .Replace("\"STATUS\"", "\"403\"")
-            .Replace("sip:sipp@", "sip:9005550100@");
 
-        var refused = await RunAsync(sample, blocked.Path);
-        var answered = await RunAsync(sample, SippRunner.Scenario("call-uac.xml"), "-d", "100");
+        var refused = await sample.RunSippAsync(RunningSample.Scenario("InterceptionStage", "blocked-call-uac.xml"), "echo");
+        var answered = await sample.RunSippAsync(SippRunner.Scenario("call-uac.xml"), "echo", extra: ["-d", "100"]);
 
-        Assert.That(refused.Successful, Is.EqualTo(1), () => refused.Describe() + "\n--- sample ---\n" + sample.Output);
-        Assert.That(answered.Successful, Is.EqualTo(1), () => answered.Describe() + "\n--- sample ---\n" + sample.Output);
+        Assert.That(refused.Successful, Is.EqualTo(1), () => sample.Describe(refused));
+        Assert.That(answered.Successful, Is.EqualTo(1), () => sample.Describe(answered));
         await sample.WaitForOutputAsync("Blocked a call from 9005550100 ");
         Assert.That(sample.Output, Does.Not.Contain("Blocked a call from sipp"));
     }
-
-    private static Task<SippResult> RunAsync(RunningSample sample, string scenario, params string[] extra) =>
-        SippRunner.RunAsync(new SippOptions
-        {
-            Scenario = scenario,
-            Target = sample.Target,
-            Service = "echo",
-            Timeout = TimeSpan.FromSeconds(20),
-            TraceErrors = true,
-            ExtraArguments = extra,
-        });
 }

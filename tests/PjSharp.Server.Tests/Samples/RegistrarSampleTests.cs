@@ -30,4 +30,18 @@ public sealed class RegistrarSampleTests
         Assert.That(SipWire.HeaderValues(refused, "WWW-Authenticate"), Is.Not.Empty, "challenged again");
         Assert.That(sample.Output, Does.Not.Contain("bob registered"));
     }
+
+    [Test]
+    public async Task The_sipp_run_of_the_readme_registers_alice_and_bob()
+    {
+        SipTestServer.RequireSipp();
+        await using var sample = await RunningSample.StartAsync("Registrar");
+
+        var result = await sample.RunSippAsync(RunningSample.Scenario("Registrar", "register-uac.xml"), calls: 2,
+            extra: ["-inf", RunningSample.Scenario("Registrar", "users.csv")]);
+
+        Assert.That(result.Successful, Is.EqualTo(2), () => sample.Describe(result));
+        await sample.WaitForOutputAsync("alice registered sip:alice@127.0.0.1:");
+        await sample.WaitForOutputAsync("bob registered sip:bob@127.0.0.1:");
+    }
 }

@@ -64,6 +64,25 @@ internal sealed class RunningSample : IAsyncDisposable
         }
     }
 
+    /// <summary>A file of samples/&lt;sample&gt;/sipp/, copied beside the tests.</summary>
+    public static string Scenario(string sample, string file) => Path.Combine(AppContext.BaseDirectory, "SampleScenarios", sample, "sipp", file);
+
+    /// <summary>Runs a SIPp client against the sample.</summary>
+    public Task<SippResult> RunSippAsync(string scenario, string service = "pjsharp", int calls = 1, params string[] extra) =>
+        SippRunner.RunAsync(new SippOptions
+        {
+            Scenario = scenario,
+            Target = Target,
+            Service = service,
+            MaxCalls = calls,
+            Timeout = TimeSpan.FromSeconds(30),
+            TraceErrors = true,
+            ExtraArguments = extra,
+        });
+
+    /// <summary>SIPp's account of a run and the sample's log, for a failure message.</summary>
+    public string Describe(SippResult result) => $"{result.Describe()}\n--- {_process.DisplayName} ---\n{Output}";
+
     /// <summary>Waits until the output has a line matching <paramref name="pattern"/>; returns the match.</summary>
     public async Task<Match> WaitForOutputAsync(string pattern, int occurrences = 1)
     {

@@ -3,9 +3,7 @@ using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
-using PjSharp.Server.Tests.Sessions;
 using PjSharp.Server.Tests.Sip;
-using PjSharp.Testing.Sipp;
 
 namespace PjSharp.Server.Tests.Samples;
 
@@ -23,23 +21,8 @@ public sealed class SdpHandlerSampleTests
     public async Task An_offered_text_stream_is_accepted_in_the_200_and_the_text_sent_to_it_is_logged()
     {
         await using var sample = await RunningSample.StartAsync("SdpHandler");
-        using var scenario = SippScenario.Load("call-custom-uac.xml")
-            .Set("HEADERS", "")
-            .Set("MEDIA", string.Join("\n      ", Offers.PcmuPcma, $"m=text [media_port+2] RTP/AVP {T140}", $"a=rtpmap:{T140} t140/1000", "a=sendrecv"));
-        scenario.Checks("CHECKS",
-            scenario.Body(Offers.AudioAnswer("0 101")),
-            scenario.Body($"m=text [1-9][0-9]* RTP/AVP {T140}[^0-9 ]"),
-            scenario.Body($"a=rtpmap:{T140} t140/1000"));
-        // The call stays up 3 s (sipp -d) while the test types into the text stream.
-        var call = SippRunner.RunAsync(new SippOptions
-        {
-            Scenario = scenario.Path,
-            Target = sample.Target,
-            Service = "echo",
-            Timeout = TimeSpan.FromSeconds(20),
-            TraceErrors = true,
-            ExtraArguments = ["-d", "3000"],
-        });
+        // The scenario checks the 200 (m=text on a port, t140); the call stays up 3 s while the test types.
+        var call = sample.RunSippAsync(RunningSample.Scenario("SdpHandler", "text-call-uac.xml"), "echo", extra: ["-d", "3000"]);
 
         var opened = await sample.WaitForOutputAsync(@"real-time text on port (\d+)");
         var port = int.Parse(opened.Groups[1].Value, CultureInfo.InvariantCulture);
@@ -51,7 +34,7 @@ public sealed class SdpHandlerSampleTests
         await sample.WaitForOutputAsync("text \"hello, pjsharp\"");
         var result = await call;
 
-        Assert.That(result.Successful, Is.EqualTo(1), () => result.Describe() + "\n--- sample ---\n" + sample.Output);
+        Assert.That(result.Successful, Is.EqualTo(1), () => sample.Describe(result));
         Assert.That(sample.Output, Does.Not.Contain("text \"\""), "the keep-alive byte order mark is no text");
     }
 
