@@ -99,6 +99,35 @@ public class DtmfTests
         await host.WaitForNoSessionsAsync();
     }
 
+    [Test]
+    [CancelAfter(60_000)]
+    public async Task A_caller_hanging_up_while_the_application_waits_for_a_key_ends_it_quietly()
+    {
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var host = SessionTestHost.Start(s => s.Router.MapInvite("dtmf", async (session, ended) =>
+        {
+            try
+            {
+                await session.AnswerAsync();
+                await session.Dtmf.ReadAsync(ended);
+            }
+            finally
+            {
+                done.TrySetResult();
+            }
+        }));
+
+        var result = await host.RunSippAsync("call-uac.xml", "dtmf", extra: ["-d", "300"]);
+
+        Assert.That(result.Successful, Is.EqualTo(1), () => result.Describe(host));
+        await done.Task.WaitAsync(TimeSpan.FromSeconds(5));
+        await host.WaitForNoSessionsAsync();
+        // The application's end is observed just after it returns: give a failure time to be logged.
+        await Task.Delay(500);
+        Assert.That(host.Logs.Entries.Where(e => e.Id.Id == 7001), Is.Empty,
+            "the read ends with the call's cancellation, not a ChannelClosedException logged as the application's failure");
+    }
+
     private static string[] RtpPortKey(UdpClient rtp) =>
         ["-key", "rtp_port", ((IPEndPoint)rtp.Client.LocalEndPoint!).Port.ToString(CultureInfo.InvariantCulture)];
 
