@@ -104,6 +104,7 @@ public sealed class PjSharpBuilder(IServiceCollection services)
         return this;
     }
 
+    /// <summary>This SDP handler for every call, as <see cref="AddSdpHandler{THandler}"/> does.</summary>
     public PjSharpBuilder AddSdpHandler(Media.SdpHandler handler)
     {
         ArgumentNullException.ThrowIfNull(handler);
