@@ -82,6 +82,36 @@ public sealed class PjSharpBuilder(IServiceCollection services)
         return this;
     }
 
+    /// <summary>
+    /// Like <see cref="MapInvite(string, Sessions.SessionHandler)"/>, with the handler made from the application's
+    /// services when the server starts: an application class that takes a logger or options from dependency injection.
+    /// </summary>
+    public PjSharpBuilder MapInvite(string target, Func<IServiceProvider, Sessions.SessionHandler> handlerFactory)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(target);
+        ArgumentNullException.ThrowIfNull(handlerFactory);
+        Services.AddSingleton(provider => new SessionRoute(target, handlerFactory(provider)));
+        return this;
+    }
+
+    /// <summary>
+    /// An SDP handler for every call, made by dependency injection; it replaces the built-in one of its media type
+    /// (<see cref="Sessions.SessionService.SetSdpHandler"/>) before the first call arrives.
+    /// </summary>
+    public PjSharpBuilder AddSdpHandler<THandler>() where THandler : Media.SdpHandler
+    {
+        Services.AddSingleton<Media.SdpHandler, THandler>();
+        return this;
+    }
+
+    /// <summary>This SDP handler for every call, as <see cref="AddSdpHandler{THandler}"/> does.</summary>
+    public PjSharpBuilder AddSdpHandler(Media.SdpHandler handler)
+    {
+        ArgumentNullException.ThrowIfNull(handler);
+        Services.AddSingleton(handler);
+        return this;
+    }
+
     /// <summary>A component started with the server, after interception.</summary>
     public PjSharpBuilder AddComponent<TComponent>() where TComponent : class, IPjSharpComponent
     {

@@ -9,10 +9,12 @@ namespace PjSharp.Hosting;
 
 /// <summary>
 /// Calls as a server component: the session service behind interception, one servant per call,
-/// the built-in applications (<c>echo</c>, <c>playback</c>) and the routes added with
-/// <see cref="PjSharpBuilder.MapInvite"/>. Stopping ends the calls in progress.
+/// the built-in applications (<c>echo</c>, <c>playback</c>), the routes added with
+/// <see cref="PjSharpBuilder.MapInvite(string, SessionHandler)"/> and the SDP handlers added with
+/// <see cref="PjSharpBuilder.AddSdpHandler{THandler}"/>. Stopping ends the calls in progress.
 /// </summary>
-public sealed class SessionsComponent(IMeterFactory meterFactory, IEnumerable<SessionRoute> routes) : IPjSharpComponent, IAsyncDisposable
+public sealed class SessionsComponent(IMeterFactory meterFactory, IEnumerable<SessionRoute> routes, IEnumerable<Media.SdpHandler> sdpHandlers)
+    : IPjSharpComponent, IAsyncDisposable
 {
     private ServantDispatcher<ulong>? _servants;
     private SessionService? _service;
@@ -48,6 +50,9 @@ public sealed class SessionsComponent(IMeterFactory meterFactory, IEnumerable<Se
             _service.Router.MapInvite(options.PlaybackTarget, SessionApplications.Playback(playbackFile));
         foreach (var route in routes)
             _service.Router.MapInvite(route.Target, route.Handler);
+        // Set before the service is registered, so no call is negotiated without them.
+        foreach (var handler in sdpHandlers)
+            _service.SetSdpHandler(handler);
         if (options.Bridge)
         {
             Bridge = new CallBridge(_service, server.Contacts,
@@ -79,5 +84,5 @@ public sealed class SessionsComponent(IMeterFactory meterFactory, IEnumerable<Se
     }
 }
 
-/// <summary>A call target mapped with <see cref="PjSharpBuilder.MapInvite"/>.</summary>
+/// <summary>A call target mapped with <see cref="PjSharpBuilder.MapInvite(string, SessionHandler)"/>.</summary>
 public sealed record SessionRoute(string Target, SessionHandler Handler);

@@ -835,8 +835,6 @@ public sealed unsafe partial class SipSession
         _pendingOffer?.TrySetResult(481);
         _pendingOffer = null;
         _answered.TrySetResult(_finalStatus == 0 ? 487 : _finalStatus);
-        _dtmf.Writer.TryComplete();
-        _messages.Writer.TryComplete();
         Service.Forget(this);
         var inv = Inv;
         if (inv != null)
@@ -865,6 +863,10 @@ public sealed unsafe partial class SipSession
         {
             Service.Log.ApplicationFailed(exception, CallId);
         }
+        // After the cancellation: an application reading with the Ended token sees the end of the
+        // call as that cancellation (a quiet end), not as a ChannelClosedException (a failure).
+        _dtmf.Writer.TryComplete();
+        _messages.Writer.TryComplete();
     }
 
     public override string ToString() => $"{Direction} session {CallId} ({State})";

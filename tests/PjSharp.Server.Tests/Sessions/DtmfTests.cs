@@ -10,8 +10,6 @@ namespace PjSharp.Server.Tests.Sessions;
 /// <summary>DTMF in and out: SIP INFO, and RFC 4733 telephone-events on the call's RTP (payload type 101).</summary>
 public class DtmfTests
 {
-    private const int TelephoneEvent = 101;
-
     [SetUp]
     public void RequireSipp() => Sip.SipTestServer.RequireSipp();
 
@@ -101,6 +99,35 @@ public class DtmfTests
         await host.WaitForNoSessionsAsync();
     }
 
+    [Test]
+    [CancelAfter(60_000)]
+    public async Task A_caller_hanging_up_while_the_application_waits_for_a_key_ends_it_quietly()
+    {
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var host = SessionTestHost.Start(s => s.Router.MapInvite("dtmf", async (session, ended) =>
+        {
+            try
+            {
+                await session.AnswerAsync();
+                await session.Dtmf.ReadAsync(ended);
+            }
+            finally
+            {
+                done.TrySetResult();
+            }
+        }));
+
+        var result = await host.RunSippAsync("call-uac.xml", "dtmf", extra: ["-d", "300"]);
+
+        Assert.That(result.Successful, Is.EqualTo(1), () => result.Describe(host));
+        await done.Task.WaitAsync(TimeSpan.FromSeconds(5));
+        await host.WaitForNoSessionsAsync();
+        // The application's end is observed just after it returns: give a failure time to be logged.
+        await Task.Delay(500);
+        Assert.That(host.Logs.Entries.Where(e => e.Id.Id == 7001), Is.Empty,
+            "the read ends with the call's cancellation, not a ChannelClosedException logged as the application's failure");
+    }
+
     private static string[] RtpPortKey(UdpClient rtp) =>
         ["-key", "rtp_port", ((IPEndPoint)rtp.Client.LocalEndPoint!).Port.ToString(CultureInfo.InvariantCulture)];
 
@@ -115,7 +142,7 @@ public class DtmfTests
             while (digits.Length < count)
             {
                 var packet = (await rtp.ReceiveAsync(cancel.Token)).Buffer;
-                if (packet.Length < 16 || (packet[1] & 0x7F) != TelephoneEvent)
+                if (packet.Length < 16 || (packet[1] & 0x7F) != RtpSender.TelephoneEvent)
                     continue;
                 var timestamp = BinaryPrimitives.ReadUInt32BigEndian(packet.AsSpan(4));
                 var isEnd = (packet[13] & 0x80) != 0;
@@ -155,69 +182,6 @@ public class DtmfTests
             {
                 Digits.TrySetResult([.. digits]);
             }
-        }
-    }
-
-    /// <summary>RTP as a phone sends it: PCMU every 20 ms, and RFC 4733 events with growing durations and three end packets.</summary>
-    private sealed class RtpSender(UdpClient socket, IPEndPoint target)
-    {
-        private const int SamplesPerPacket = 160;
-        private readonly uint _ssrc = (uint)Random.Shared.Next();
-        private ushort _sequence = (ushort)Random.Shared.Next(ushort.MaxValue);
-        private uint _timestamp = (uint)Random.Shared.Next();
-        private bool _first = true;
-
-        public async Task SendAudioAsync(int packets)
-        {
-            var silence = new byte[SamplesPerPacket];
-            Array.Fill(silence, (byte)0xFF);
-            for (var i = 0; i < packets; i++)
-            {
-                await SendAsync(0, _first, _timestamp, silence);
-                _first = false;
-                _timestamp += SamplesPerPacket;
-                await Task.Delay(20);
-            }
-        }
-
-        public async Task SendEventAsync(char digit, int updates = 5)
-        {
-            var code = (byte)"0123456789*#ABCD".IndexOf(digit, StringComparison.Ordinal);
-            var start = _timestamp;
-            var duration = 0;
-            for (var i = 0; i < updates; i++)
-            {
-                duration += SamplesPerPacket;
-                await SendAsync(TelephoneEvent, i == 0, start, Event(code, end: false, duration));
-                await Task.Delay(20);
-            }
-            for (var i = 0; i < 3; i++)
-            {
-                await SendAsync(TelephoneEvent, false, start, Event(code, end: true, duration));
-                await Task.Delay(20);
-            }
-            _timestamp += (uint)duration;
-        }
-
-        private static byte[] Event(byte code, bool end, int duration)
-        {
-            var payload = new byte[4];
-            payload[0] = code;
-            payload[1] = (byte)((end ? 0x80 : 0) | 10);
-            BinaryPrimitives.WriteUInt16BigEndian(payload.AsSpan(2), (ushort)duration);
-            return payload;
-        }
-
-        private async Task SendAsync(int payloadType, bool marker, uint timestamp, byte[] payload)
-        {
-            var packet = new byte[12 + payload.Length];
-            packet[0] = 0x80;
-            packet[1] = (byte)((marker ? 0x80 : 0) | payloadType);
-            BinaryPrimitives.WriteUInt16BigEndian(packet.AsSpan(2), _sequence++);
-            BinaryPrimitives.WriteUInt32BigEndian(packet.AsSpan(4), timestamp);
-            BinaryPrimitives.WriteUInt32BigEndian(packet.AsSpan(8), _ssrc);
-            payload.CopyTo(packet, 12);
-            await socket.SendAsync(packet, target);
         }
     }
 }
