@@ -291,7 +291,9 @@ public sealed partial class AdminComponent(IServiceProvider services, ILoggerFac
                 w.WriteNumber("dropped", subscription.Dropped);
                 w.WriteEndObject();
             });
-            await output.FlushAsync(CancellationToken.None).ConfigureAwait(false);
+            // A client that stopped reading does not hold up the shutdown.
+            using var lastWrite = new CancellationTokenSource(TimeSpan.FromSeconds(2));
+            await output.FlushAsync(lastWrite.Token).ConfigureAwait(false);
         }
         await gone.CancelAsync().ConfigureAwait(false);
         await watch.ConfigureAwait(false);
