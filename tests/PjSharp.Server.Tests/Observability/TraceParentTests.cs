@@ -2,6 +2,8 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Text.RegularExpressions;
 using PjSharp.Diagnostics;
+using PjSharp.Server.Tests.Bridging;
+using PjSharp.Server.Tests.Registrar;
 using PjSharp.Server.Tests.Sessions;
 using PjSharp.Sessions;
 using PjSharp.Testing.Sipp;
@@ -110,5 +112,34 @@ public sealed partial class TraceParentTests
 
         var (traceId, parentId) = TraceParentSippReceived(run);
         Assert.That((traceId, parentId), Is.EqualTo((parent.TraceId.ToHexString(), parent.SpanId.ToHexString())));
+    }
+
+    [Test]
+    public async Task The_bridges_outgoing_leg_carries_the_callers_trace_on_to_the_called_phone()
+    {
+        await using var server = await RegistrarTestServer.StartAsync(RegistrarTestServer.Phones());
+        await using var bob = await SippPhone.RegisterAsync(server.Udp, "bob");
+        var callee = await bob.AnswerAsync("call-uas-traceparent.xml", server.Udp, "-trace_logs");
+        var traceId = ActivityTraceId.CreateRandom().ToHexString();
+        var spanId = ActivitySpanId.CreateRandom().ToHexString();
+        using var caller = SippScenario.Load("bridge-caller-rejected-uac.xml")
+            .Replace("\"STATUS\"", "\"486\"")
+            .Replace("User-Agent: PjSharp tests (SIPp)", $"traceparent: 00-{traceId}-{spanId}-01\n      User-Agent: PjSharp tests (SIPp)");
+
+        var result = await SippRunner.RunAsync(new SippOptions
+        {
+            Scenario = caller.Path,
+            Target = $"127.0.0.1:{server.Udp.Port}",
+            Service = "bob",
+            Timeout = TimeSpan.FromSeconds(30),
+            TraceErrors = true,
+            ExtraArguments = ["-au", "alice", "-ap", "secret-alice", "-key", "caller", "alice", "-key", "rtp_port", "4000"],
+        });
+        Assert.That(result.Successful, Is.EqualTo(1), "alice hears bob's 486: " + result.Describe() + "\n" + server.Output);
+        var answered = await callee.Completion.WaitAsync(TimeSpan.FromSeconds(20));
+        Assert.That(answered.Successful, Is.EqualTo(1), "bob's INVITE had a traceparent: " + answered.Describe());
+
+        var (received, _) = TraceParentSippReceived(callee);
+        Assert.That(received, Is.EqualTo(traceId), "the called phone's INVITE is in the caller's trace");
     }
 }
