@@ -125,7 +125,7 @@ public sealed partial class SipTrace : SipService, IAsyncDisposable
             message.Bytes, message.FromUser, message.ToUser);
     }
 
-    private void Trace(bool received, SourceAddress remote, int remotePort, SourceAddress local, int localPort, string transport,
+    internal void Trace(bool received, SourceAddress remote, int remotePort, SourceAddress local, int localPort, string transport,
         ReadOnlySpan<byte> bytes, ReadOnlySpan<byte> fromUser, ReadOnlySpan<byte> toUser)
     {
         if (_subscribers is { Length: > 0 } subscribers)
