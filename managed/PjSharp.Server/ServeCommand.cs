@@ -106,6 +106,8 @@ internal static class ServeCommand
             builder.Configuration.AddEnvironmentVariables("PJSHARP__");
             builder.Logging.SetMinimumLevel(parse.GetValue(logLevel));
             builder.Logging.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss.fff "; });
+            // A failed start is reported below as one line; the host's own report would add a stack trace.
+            builder.Logging.AddFilter("Microsoft.Extensions.Hosting.Internal.Host", LogLevel.Critical);
             builder.Services.Configure<ConsoleLifetimeOptions>(o => o.SuppressStatusMessages = true);
             var drainTime = TimeSpan.FromSeconds(Math.Max(0, parse.GetValue(drain)));
             builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = drainTime + TimeSpan.FromSeconds(10));
