@@ -117,6 +117,9 @@ public sealed partial class AdminComponent(IServiceProvider services, ILoggerFac
             {
                 if (stopping.IsCancellationRequested || error is ObjectDisposedException)
                     return;
+                // Out of descriptors, say: try again shortly rather than spin.
+                LogAcceptFailed(_logger, error.Message);
+                await Task.Delay(TimeSpan.FromMilliseconds(200), CancellationToken.None).ConfigureAwait(false);
                 continue;
             }
             Interlocked.Increment(ref _served);
@@ -375,6 +378,9 @@ public sealed partial class AdminComponent(IServiceProvider services, ILoggerFac
 
     [LoggerMessage(EventId = 4105, Level = LogLevel.Debug, Message = "Admin endpoint: bad request: {Reason}")]
     private static partial void LogBadRequest(ILogger logger, string reason);
+
+    [LoggerMessage(EventId = 4107, Level = LogLevel.Warning, Message = "Admin endpoint: accepting a client failed: {Reason}")]
+    private static partial void LogAcceptFailed(ILogger logger, string reason);
 
     [LoggerMessage(EventId = 4106, Level = LogLevel.Error, Message = "Admin endpoint: a request failed")]
     private static partial void LogConnectionFailed(ILogger logger, Exception exception);
