@@ -85,6 +85,9 @@ internal static class TraceCommand
 
     private static async Task<int> PrintAsync(AdminClient client, bool json, TextWriter output, TextWriter error, CancellationToken cancellationToken)
     {
+        // Header lines stand out on a terminal (unless NO_COLOR); pipes get plain text.
+        var colour = ReferenceEquals(output, Console.Out) && !Console.IsOutputRedirected
+            && string.IsNullOrEmpty(Environment.GetEnvironmentVariable("NO_COLOR"));
         while (await client.ReadAsync(cancellationToken) is { } document)
         {
             using (document)
@@ -95,7 +98,7 @@ internal static class TraceCommand
                     if (json)
                         await output.WriteLineAsync(root.GetRawText());
                     else
-                        await output.WriteAsync(Format(message));
+                        await output.WriteAsync(Format(message, colour));
                     await output.FlushAsync(cancellationToken);
                 }
                 else if (root.TryGetProperty("tracing", out _))
@@ -119,7 +122,7 @@ internal static class TraceCommand
     }
 
     /// <summary>A header line (direction, time, transport, addresses), the message, and a blank line.</summary>
-    internal static string Format(JsonElement message)
+    internal static string Format(JsonElement message, bool colour = false)
     {
         var received = message.GetProperty("direction").GetString() == "in";
         var time = DateTimeOffset.Parse(message.GetProperty("time").GetString()!, CultureInfo.InvariantCulture).ToLocalTime();
@@ -130,6 +133,8 @@ internal static class TraceCommand
         var header = received
             ? string.Create(CultureInfo.InvariantCulture, $"<--- {time:HH:mm:ss.fff} received over {transport} from {remote} (to {local})")
             : string.Create(CultureInfo.InvariantCulture, $"---> {time:HH:mm:ss.fff} sent over {transport} to {remote} (from {local})");
+        if (colour)
+            header = (received ? "\e[1;36m" : "\e[1;32m") + header + "\e[0m";
         return header + "\n" + text.TrimEnd('\n') + "\n\n";
     }
 }
