@@ -156,6 +156,7 @@ public sealed partial class AdminComponent(IServiceProvider services, ILoggerFac
             {
                 LogBadRequest(_logger, invalid.Message);
                 await TryWriteErrorAsync(output, invalid.Message, stopping).ConfigureAwait(false);
+                await CloseGentlyAsync(client, stream).ConfigureAwait(false);
                 return;
             }
             switch (request)
@@ -172,6 +173,7 @@ public sealed partial class AdminComponent(IServiceProvider services, ILoggerFac
         {
             LogBadRequest(_logger, invalid.Message);
             await TryWriteErrorAsync(output, invalid.Message, stopping).ConfigureAwait(false);
+            await CloseGentlyAsync(client, stream).ConfigureAwait(false);
         }
         catch (Exception error) when (error is IOException or SocketException or ObjectDisposedException or OperationCanceledException)
         {
@@ -315,6 +317,34 @@ public sealed partial class AdminComponent(IServiceProvider services, ILoggerFac
         {
         }
         await gone.CancelAsync().ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Ends a connection whose request was refused: closing with unread input would make the client's
+    /// read fail before it sees the error, so what it still sends is read (and dropped) briefly first.
+    /// </summary>
+    private static async Task CloseGentlyAsync(Socket client, NetworkStream stream)
+    {
+        try
+        {
+            client.Shutdown(SocketShutdown.Send);
+            using var linger = new CancellationTokenSource(TimeSpan.FromSeconds(1));
+            var buffer = ArrayPool<byte>.Shared.Rent(16 * 1024);
+            try
+            {
+                var total = 0;
+                int read;
+                while (total < 1024 * 1024 && (read = await stream.ReadAsync(buffer, linger.Token).ConfigureAwait(false)) > 0)
+                    total += read;
+            }
+            finally
+            {
+                ArrayPool<byte>.Shared.Return(buffer);
+            }
+        }
+        catch (Exception error) when (error is IOException or SocketException or ObjectDisposedException or OperationCanceledException)
+        {
+        }
     }
 
     private static async Task TryWriteErrorAsync(JsonLineWriter output, string message, CancellationToken stopping)
