@@ -182,6 +182,27 @@ public sealed class AdminEndpointTests
     }
 
     [Test]
+    public async Task Show_blocked_lists_the_address_flood_protection_cut_off()
+    {
+        await using var server = await RegistrarTestServer.StartAsync(RegistrarTestServer.Phones(),
+            new Dictionary<string, string?> { ["PJSHARP__PjSharp__Security__MaxFailedAuthentications"] = "3" });
+        using var attacker = server.Phone("alice", "guess", IPAddress.Parse("127.0.0.2"));
+        for (var attempt = 0; attempt < 10; attempt++)
+        {
+            var challenge = await attacker.SendAsync(attacker.Register(), TimeSpan.FromSeconds(1));
+            if (challenge == null)
+                break;
+            await attacker.SendAsync(attacker.Register(authorization: attacker.Authorize(challenge)), TimeSpan.FromSeconds(1));
+        }
+
+        var result = await CliProcess.RunAsync(CommandLimit, "show", "blocked", "--server", SocketOf(server));
+        Assert.That(result.ExitCode, Is.Zero, result.ToString());
+        Assert.That(result.Lines, Has.Length.EqualTo(2), result.ToString());
+        Assert.That(result.Lines[0], Is.EqualTo("Source\tReason\tUntil"));
+        Assert.That(result.Lines[1], Does.Match(@"^127\.0\.0\.2\tfailed authentications\t\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ$"));
+    }
+
+    [Test]
     public async Task Admin_socket_is_for_the_servers_user_only()
     {
         if (OperatingSystem.IsWindows())
