@@ -73,7 +73,9 @@ public sealed partial class AdminComponent(IServiceProvider services, ILoggerFac
             // Nobody can connect before Listen, so the mode is right before the first client.
             if (!OperatingSystem.IsWindows())
                 File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
-            listener.Listen(options.MaxConnections);
+            // The backlog only holds clients until they are accepted (and refused when over the limit): a
+            // short one would make a burst of clients fail to connect at all.
+            listener.Listen(128);
         }
         catch (Exception error) when (error is SocketException or IOException or UnauthorizedAccessException or ArgumentException)
         {
