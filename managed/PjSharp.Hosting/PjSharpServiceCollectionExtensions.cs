@@ -82,6 +82,13 @@ public sealed class PjSharpBuilder(IServiceCollection services)
         return this;
     }
 
+    /// <summary>A component started with the server, after interception.</summary>
+    public PjSharpBuilder AddComponent<TComponent>() where TComponent : class, IPjSharpComponent
+    {
+        Services.AddSingleton<IPjSharpComponent, TComponent>();
+        return this;
+    }
+
     /// <summary>
     /// The local admin endpoint (<see cref="PjSharpOptions.Admin"/>): a Unix domain socket for
     /// <c>pjsharp show --server</c> and <c>pjsharp trace</c>. Add it last, so it closes first at shutdown.
@@ -90,13 +97,6 @@ public sealed class PjSharpBuilder(IServiceCollection services)
     {
         Services.TryAddSingleton<Admin.AdminComponent>();
         Services.TryAddEnumerable(ServiceDescriptor.Singleton<IPjSharpComponent, Admin.AdminComponent>(p => p.GetRequiredService<Admin.AdminComponent>()));
-        return this;
-    }
-
-    /// <summary>A component started with the server, after interception.</summary>
-    public PjSharpBuilder AddComponent<TComponent>() where TComponent : class, IPjSharpComponent
-    {
-        Services.AddSingleton<IPjSharpComponent, TComponent>();
         return this;
     }
 }
