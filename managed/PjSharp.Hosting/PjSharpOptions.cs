@@ -86,6 +86,9 @@ public sealed class PjSharpOptions
     /// <summary>The SIP trace (switchable at run time through <see cref="PjSharpServer.Trace"/>).</summary>
     public PjSharpTraceOptions Trace { get; set; } = new();
 
+    /// <summary>The local admin endpoint <c>pjsharp show --server</c> and <c>pjsharp trace</c> talk to (<c>PjSharp:Admin</c>).</summary>
+    public PjSharpAdminOptions Admin { get; set; } = new();
+
     /// <summary>Calls: the session service and its built-in applications.</summary>
     public PjSharpSessionOptions Sessions { get; set; } = new();
 
@@ -236,4 +239,24 @@ public sealed class PjSharpSessionOptions
 
     /// <summary>How long bridged calls ring before the caller gets 480.</summary>
     public TimeSpan RingTimeout { get; set; } = TimeSpan.FromSeconds(60);
+}
+
+/// <summary>The local admin endpoint: a Unix domain socket only the server's user may open.</summary>
+public sealed class PjSharpAdminOptions
+{
+    /// <summary>Open the endpoint (when the admin component is added, as <c>pjsharp serve</c> does).</summary>
+    public bool Enabled { get; set; } = true;
+
+    /// <summary>The socket's path; default: beside <see cref="PjSharpOptions.Database"/>, with the extension <c>.sock</c>.</summary>
+    public string? Socket { get; set; }
+
+    /// <summary>Clients served at once; one more is told so and closed.</summary>
+    public int MaxConnections { get; set; } = 16;
+
+    /// <summary>Messages a slow <c>trace</c> client may have waiting before new ones are dropped (and counted).</summary>
+    public int TraceBufferMessages { get; set; } = 2000;
+
+    /// <summary>The default socket path for a server whose database is <paramref name="database"/>.</summary>
+    public static string DefaultSocketFor(string database) =>
+        Path.Combine(Path.GetDirectoryName(Path.GetFullPath(database)) ?? ".", Path.GetFileNameWithoutExtension(database) + ".sock");
 }

@@ -77,6 +77,10 @@ internal sealed class PjSharpOptionsValidator : IValidateOptions<PjSharpOptions>
             problems.Add($"{section}:Security:FloodWindow: must be positive.");
         if (security.BlockTime < TimeSpan.Zero)
             problems.Add($"{section}:Security:BlockTime: must not be negative.");
+        if (options.Admin.MaxConnections < 1)
+            problems.Add($"{section}:Admin:MaxConnections: {options.Admin.MaxConnections} must be at least 1.");
+        if (options.Admin.TraceBufferMessages < 1)
+            problems.Add($"{section}:Admin:TraceBufferMessages: {options.Admin.TraceBufferMessages} must be at least 1.");
         if (options.Trace.HepAddress is { } hep && !IsHostAndPort(hep))
             problems.Add($"{section}:Trace:HepAddress: '{hep}' is not host:port, such as 127.0.0.1:9060.");
         for (var i = 0; i < options.Trace.Addresses.Count; i++)

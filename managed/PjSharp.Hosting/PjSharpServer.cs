@@ -89,6 +89,11 @@ public sealed partial class PjSharpServer : IHostedService, IAsyncDisposable
         }
     }
 
+    /// <summary>Told each step of <see cref="StartAsync"/> as it begins or ends, in words for a terminal (<c>pjsharp serve</c> prints them).</summary>
+    public IProgress<string>? StartupProgress { get; set; }
+
+    private void Report(string step) => StartupProgress?.Report(step);
+
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         if (_options.MallocArenas > 0 && Interop.MallocArenas.TryLimit(_options.MallocArenas))
@@ -104,7 +109,10 @@ public sealed partial class PjSharpServer : IHostedService, IAsyncDisposable
         };
         foreach (var transport in await TransportsAsync(cancellationToken).ConfigureAwait(false))
             endpointOptions.Transports.Add(transport);
+        Report(string.Create(System.Globalization.CultureInfo.InvariantCulture,
+            $"starting pjsip: {endpointOptions.WorkerThreads} worker threads, binding {string.Join(", ", endpointOptions.Transports)}"));
         Endpoint = SipEndpoint.Create(endpointOptions, _loggerFactory);
+        Report("transports bound: " + string.Join(", ", Endpoint.Transports));
 
         Trace = new SipTrace(_loggerFactory.CreateLogger("PjSharp.SipTrace"));
         Trace.SetAddressFilter(_options.Trace.Addresses.Select(System.Net.IPNetwork.Parse));
@@ -127,6 +135,7 @@ public sealed partial class PjSharpServer : IHostedService, IAsyncDisposable
         Register(Interception);
 
         Contacts = new Registrar.ContactLocator(Store);
+        Report("starting services");
         foreach (var component in _components)
             await component.StartAsync(this, cancellationToken).ConfigureAwait(false);
         if (_options.AnswerOptions)
@@ -252,6 +261,7 @@ public sealed partial class PjSharpServer : IHostedService, IAsyncDisposable
         var owned = new List<IObjectBackend>();
         try
         {
+            Report($"opening database {_options.Database}");
             var database = await SqliteBackend.OpenAsync(
                 new SqliteBackendOptions { Path = _options.Database, LoggerFactory = _loggerFactory }, cancellationToken).ConfigureAwait(false);
             owned.Add(database);
@@ -259,6 +269,7 @@ public sealed partial class PjSharpServer : IHostedService, IAsyncDisposable
             PostgreSqlBackend? postgres = null;
             if (_options.PostgreSql.ConnectionString is { } connectionString)
             {
+                Report("connecting to the shared PostgreSQL database");
                 postgres = await OpenSharedDatabaseAsync(connectionString, cancellationToken).ConfigureAwait(false);
                 owned.Add(postgres);
                 shared.UnionWith(_options.PostgreSql.EffectiveTypes.Select(ObjectTypes.Get));
@@ -267,8 +278,11 @@ public sealed partial class PjSharpServer : IHostedService, IAsyncDisposable
             IObjectBackend? config = null;
             if (_options.ConfigFile is { } file)
             {
-                config = PjsipConfBackend.Load(file, _loggerFactory.CreateLogger("PjSharp.Config"));
+                Report($"loading {file}");
+                var loaded = PjsipConfBackend.Load(file, _loggerFactory.CreateLogger("PjSharp.Config"));
+                config = loaded;
                 owned.Add(config);
+                Report(string.Create(System.Globalization.CultureInfo.InvariantCulture, $"loaded {loaded.Count} objects from {file}"));
                 builder.AddBackend("config", config);
             }
             builder.AddBackend("database", database);

@@ -118,6 +118,17 @@ public sealed class PjSharpBuilder(IServiceCollection services)
         Services.AddSingleton<IPjSharpComponent, TComponent>();
         return this;
     }
+
+    /// <summary>
+    /// The local admin endpoint (<see cref="PjSharpOptions.Admin"/>): a Unix domain socket for
+    /// <c>pjsharp show --server</c> and <c>pjsharp trace</c>. Add it last, so it closes first at shutdown.
+    /// </summary>
+    public PjSharpBuilder AddAdminEndpoint()
+    {
+        Services.TryAddSingleton<Admin.AdminComponent>();
+        Services.TryAddEnumerable(ServiceDescriptor.Singleton<IPjSharpComponent, Admin.AdminComponent>(p => p.GetRequiredService<Admin.AdminComponent>()));
+        return this;
+    }
 }
 
 /// <summary>The store <see cref="PjSharpBuilder.UseObjectStore"/> registered.</summary>

@@ -8,5 +8,6 @@ var root = new Command("pjsharp", "pjsharp: a SIP server on pjsip for .NET") { n
 root.Subcommands.Add(ServeCommand.Create());
 root.Subcommands.Add(ConfigCommands.CreateCheckConfigCommand());
 root.Subcommands.Add(ConfigCommands.CreateShowCommand());
+root.Subcommands.Add(TraceCommand.Create());
 root.Subcommands.Add(DatabaseCommands.Create());
 return await root.Parse(args).InvokeAsync();

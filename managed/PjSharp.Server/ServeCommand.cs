@@ -77,13 +77,20 @@ internal static class ServeCommand
         };
         var trace = new Option<bool>("--trace") { Description = "Log every SIP message in and out." };
         var pcap = new Option<string?>("--pcap") { Description = "Write every SIP message in and out to this pcap file (sngrep, tshark, Wireshark)." };
+        var adminSocket = new Option<string?>("--admin-socket")
+        {
+            Description = "The admin socket for pjsharp show --server and pjsharp trace (mode 0600), or 'off'. Default: beside the database, <database name>.sock.",
+        };
+        var progress = new Option<bool>("--progress") { Description = "Print each start-up step even when the output is not a terminal." };
 
         var command = new Command("serve", "Run the PjSharp SIP server: a registrar with digest authentication, configured from a pjsip.conf.")
         {
-            transports, config, database, workers, tlsCert, tlsKey, tlsCa, tlsVerifyClient, logLevel, nativeLogLevel, poolCache, drain, trace, pcap, algorithms, settings,
+            transports, config, database, workers, tlsCert, tlsKey, tlsCa, tlsVerifyClient, logLevel, nativeLogLevel, poolCache, drain, trace, pcap, algorithms, settings, adminSocket, progress,
         };
         command.SetAction(async (parse, cancellation) =>
         {
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            var showProgress = parse.GetValue(progress) || !Console.IsOutputRedirected;
             var configFile = parse.GetValue(config) ?? SampleConfiguration;
             var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
             builder.Configuration.AddJsonFile(Path.Combine(Directory.GetCurrentDirectory(), "appsettings.json"), optional: true);
@@ -99,6 +106,8 @@ internal static class ServeCommand
             builder.Configuration.AddEnvironmentVariables("PJSHARP__");
             builder.Logging.SetMinimumLevel(parse.GetValue(logLevel));
             builder.Logging.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss.fff "; });
+            // A failed start is reported below as one line; the host's own report would add a stack trace.
+            builder.Logging.AddFilter("Microsoft.Extensions.Hosting.Internal.Host", LogLevel.Critical);
             builder.Services.Configure<ConsoleLifetimeOptions>(o => o.SuppressStatusMessages = true);
             var drainTime = TimeSpan.FromSeconds(Math.Max(0, parse.GetValue(drain)));
             builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = drainTime + TimeSpan.FromSeconds(10));
@@ -132,7 +141,14 @@ internal static class ServeCommand
                 if (Given(pcap))
                     options.Trace.PcapFile = parse.GetValue(pcap);
                 options.Security.DigestAlgorithms.AddRange(parse.GetValue(algorithms) ?? []);
-            });
+                if (parse.GetValue(adminSocket) is { } socket)
+                {
+                    var off = socket.Equals("off", StringComparison.OrdinalIgnoreCase);
+                    options.Admin.Enabled = !off;
+                    if (!off)
+                        options.Admin.Socket = socket;
+                }
+            }).AddAdminEndpoint();
 
             try
             {
@@ -144,6 +160,8 @@ internal static class ServeCommand
                 return 2;
             }
             using var host = builder.Build();
+            if (showProgress)
+                host.Services.GetRequiredService<PjSharpServer>().StartupProgress = new StartupProgress(Console.Out);
             try
             {
                 await host.StartAsync(cancellation);
@@ -165,6 +183,12 @@ internal static class ServeCommand
                 await Console.Error.WriteLineAsync($"pjsharp serve: {invalid.Message}");
                 return 2;
             }
+            catch (Interop.PjSipException failed)
+            {
+                // A transport that cannot bind (port in use, address not here) and other pjsip start-up failures.
+                await Console.Error.WriteLineAsync($"pjsharp serve: cannot start: {failed.Message}");
+                return 1;
+            }
             catch (Exception failed) when (failed is DataAccess.BackendUnavailableException or System.Data.Common.DbException or IOException or UnauthorizedAccessException)
             {
                 // A database or file the server cannot use: say which, without a stack trace.
@@ -185,11 +209,27 @@ internal static class ServeCommand
             });
             foreach (var transport in server.Transports)
                 Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"listening {transport}"));
+            if (host.Services.GetRequiredService<Hosting.Admin.AdminComponent>().SocketPath is { } admin)
+                Console.Out.WriteLine($"admin socket {admin}");
+            if (showProgress)
+                Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"started in {clock.ElapsedMilliseconds} ms"));
             Console.Out.WriteLine("ready");
             await Console.Out.FlushAsync(CancellationToken.None);
             await host.WaitForShutdownAsync(CancellationToken.None);
             return 0;
         });
         return command;
+    }
+}
+
+/// <summary>Start-up steps as lines on the terminal, as they happen.</summary>
+internal sealed class StartupProgress(TextWriter output) : IProgress<string>
+{
+    private readonly System.Diagnostics.Stopwatch _clock = System.Diagnostics.Stopwatch.StartNew();
+
+    public void Report(string value)
+    {
+        output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"[{_clock.ElapsedMilliseconds,5} ms] {value}"));
+        output.Flush();
     }
 }

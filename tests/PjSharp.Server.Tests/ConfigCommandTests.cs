@@ -85,9 +85,11 @@ public sealed class ConfigCommandTests
     public void Show_prints_a_table_per_kind()
     {
         var path = Write("pjsip.conf", GoodConfig);
-        var (exitCode, output, error) = Run("show", "endpoints", "--config", path);
+        var (exitCode, output, error) = Run("show", "endpoints", "--config", path, "--format", "table");
         Assert.That((exitCode, error), Is.EqualTo((0, "")));
         Assert.That(output, Does.Contain("Endpoints").And.Contain("alice").And.Contain("phones").And.Contain("ulaw"));
+        // Not a terminal: plain tab-separated rows.
+        Assert.That(Run("show", "endpoints", "--config", path).Output.Split('\n')[1], Does.StartWith("alice\t-\talice\talice\tphones\tulaw\t"));
         Assert.That(Run("show", "transports", "--config", path).Output, Does.Contain("0.0.0.0:5060"));
         Assert.That(Run("show", "auths", "--config", path).Output, Does.Contain("alice").And.Not.Contain("secret"));
     }
@@ -114,6 +116,17 @@ public sealed class ConfigCommandTests
         Assert.That(exitCode, Is.EqualTo(1));
         Assert.That(error, Does.Contain($"{path}:3: endpoint 'a': unknown option 'foo'"));
         Assert.That(output, Is.Empty);
+    }
+
+    [Test]
+    public void Show_without_files_or_a_server_says_what_to_give()
+    {
+        var (exitCode, _, error) = Run("show", "endpoints", "--db", Path.Combine(_directory, "pjsharp.db"));
+        Assert.That(exitCode, Is.EqualTo(2));
+        Assert.That(error, Does.Contain("give --config <pjsip.conf>"));
+        var live = Run("show", "calls", "--config", Write("pjsip.conf", GoodConfig));
+        Assert.That(live.ExitCode, Is.EqualTo(2));
+        Assert.That(live.Error, Does.Contain("calls comes from a running server only"));
     }
 
     [Test]

@@ -76,25 +76,36 @@ public static class ConfigReport
         IObjectBackend source = database is null ? file : new BackendChain(file, database);
         try
         {
-            var table = normalized switch
-            {
-                "endpoints" => Endpoints(await AllAsync<Endpoint>(source, cancellationToken).ConfigureAwait(false)),
-                "aors" => await AorsAsync(source, cancellationToken).ConfigureAwait(false),
-                "auths" => Auths(await AllAsync<Auth>(source, cancellationToken).ConfigureAwait(false)),
-                "transports" => Transports(await AllAsync<Transport>(source, cancellationToken).ConfigureAwait(false)),
-                "identifies" => Identifies(await AllAsync<Identify>(source, cancellationToken).ConfigureAwait(false)),
-                "registrations" => Registrations(
-                    await AllAsync<Registration>(source, cancellationToken).ConfigureAwait(false),
-                    database is null ? [] : await AllAsync<RegistrationStatus>(database, cancellationToken).ConfigureAwait(false)),
-                _ => await ContactsAsync(source, database, cancellationToken).ConfigureAwait(false),
-            };
-            return new ShowReport(ExitOk, [table], []);
+            return new ShowReport(ExitOk, [await TableAsync(normalized, source, database, cancellationToken).ConfigureAwait(false)], []);
         }
         finally
         {
             if (source is BackendChain chain)
                 await chain.DisposeAsync().ConfigureAwait(false);
         }
+    }
+
+    /// <summary>
+    /// The table of <paramref name="kind"/> (one of <see cref="ShowKinds"/>) read from <paramref name="source"/>;
+    /// dynamic objects (contacts, their status, registration status) from <paramref name="database"/> when given.
+    /// </summary>
+    public static async Task<ConfigTable> TableAsync(string kind, IObjectBackend source, IObjectBackend? database, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(kind);
+        ArgumentNullException.ThrowIfNull(source);
+        return kind switch
+        {
+            "endpoints" => Endpoints(await AllAsync<Endpoint>(source, cancellationToken).ConfigureAwait(false)),
+            "aors" => await AorsAsync(source, cancellationToken).ConfigureAwait(false),
+            "auths" => Auths(await AllAsync<Auth>(source, cancellationToken).ConfigureAwait(false)),
+            "transports" => Transports(await AllAsync<Transport>(source, cancellationToken).ConfigureAwait(false)),
+            "identifies" => Identifies(await AllAsync<Identify>(source, cancellationToken).ConfigureAwait(false)),
+            "registrations" => Registrations(
+                await AllAsync<Registration>(source, cancellationToken).ConfigureAwait(false),
+                database is null ? [] : await AllAsync<RegistrationStatus>(database, cancellationToken).ConfigureAwait(false)),
+            "contacts" => await ContactsAsync(source, database, cancellationToken).ConfigureAwait(false),
+            _ => throw new ArgumentException($"unknown kind '{kind}': expected {string.Join(", ", ShowKinds)}", nameof(kind)),
+        };
     }
 
     private static async Task<List<T>> AllAsync<T>(IObjectBackend backend, CancellationToken cancellationToken) where T : SipObject, ISipObject<T>

@@ -1,7 +1,6 @@
 using System.CommandLine;
 using PjSharp.DataAccess.Sqlite;
 using PjSharp.DataAccess.Tools;
-using Spectre.Console;
 
 namespace PjSharp.Server.Commands;
 
@@ -24,24 +23,69 @@ internal static class ConfigCommands
         return command;
     }
 
-    /// <summary><c>pjsharp show endpoints|aors|auths|transports|... --config &lt;file&gt; [--db &lt;file&gt;]</c>: one table.</summary>
+    /// <summary>
+    /// <c>pjsharp show &lt;kind&gt;</c>: from files (<c>--config</c>, <c>--db</c>) or from a running server
+    /// (<c>--server [socket]</c>, or when no file is given and the default socket exists); printed as
+    /// <see cref="TableOutput"/> chooses.
+    /// </summary>
     public static Command CreateShowCommand()
     {
         var kind = new Argument<string>("kind")
         {
-            Description = "What to list: " + string.Join(", ", ConfigReport.ShowKinds) + ".",
+            Description = "What to list: " + string.Join(", ", ConfigReport.ShowKinds) + "; from a running server also calls and blocked.",
         };
-        kind.AcceptOnlyFromAmong([.. ConfigReport.ShowKinds]);
-        var config = new Option<string>("--config", "-c") { Description = "The pjsip.conf file.", Required = true };
-        var database = new Option<string?>("--db") { Description = "A PjSharp SQLite database whose objects and contacts are shown too." };
-        var command = new Command("show", "List the objects of one type as a table.") { kind, config, database };
+        kind.AcceptOnlyFromAmong([.. Hosting.Admin.ServerTables.Kinds]);
+        var config = new Option<string?>("--config", "-c") { Description = "The pjsip.conf file." };
+        var database = new Option<string?>("--db") { Description = "A PjSharp SQLite database whose objects and contacts are shown too (with --server: the server's database, to find its socket)." };
+        var server = new Option<string?>("--server", "-s")
+        {
+            Description = "Ask the running server, through its admin socket (default: beside its database, pjsharp.sock).",
+            Arity = ArgumentArity.ZeroOrOne,
+        };
+        var format = new Option<string?>("--format", "-f") { Description = "table, tsv or json. Default: a table on a terminal, tab-separated rows otherwise." };
+        format.AcceptOnlyFromAmong(TableOutput.Formats);
+        var command = new Command("show", "List the objects of one type: from pjsip.conf and a database, or from a running server.") { kind, config, database, server, format };
         command.SetAction(async (parse, cancellation) =>
         {
             var error = parse.InvocationConfiguration.Error;
+            var output = parse.InvocationConfiguration.Output;
+            var chosen = TableOutput.Choose(parse.GetValue(format), output);
+            var kindName = parse.GetValue(kind)!;
+            var configPath = parse.GetValue(config);
+            var dbPath = parse.GetValue(database);
+            string? socket = null;
+            if (parse.GetResult(server) is not null)
+                socket = AdminClient.ResolveSocket(parse.GetValue(server), dbPath);
+            else if (configPath is null && dbPath is null && File.Exists(AdminClient.ResolveSocket(null, null)))
+                socket = AdminClient.ResolveSocket(null, null);
+            if (socket is not null)
+            {
+                try
+                {
+                    await using var client = await AdminClient.ConnectAsync(socket, cancellation);
+                    var table = await client.ShowAsync(kindName, cancellation);
+                    TableOutput.Write(table, chosen, output);
+                    return ConfigReport.ExitOk;
+                }
+                catch (AdminClientException failed)
+                {
+                    await error.WriteLineAsync($"pjsharp show: {failed.Message}");
+                    return ConfigReport.ExitConfigErrors;
+                }
+            }
+            if (configPath is null)
+            {
+                await error.WriteLineAsync("pjsharp show: give --config <pjsip.conf> (and --db <database>), or --server [socket] for a running server.");
+                return ConfigReport.ExitUsage;
+            }
+            if (!ConfigReport.ShowKinds.Contains(kindName))
+            {
+                await error.WriteLineAsync($"pjsharp show: {kindName} comes from a running server only: use --server [socket].");
+                return ConfigReport.ExitUsage;
+            }
             SqliteBackend? sqlite = null;
             try
             {
-                var dbPath = parse.GetValue(database);
                 if (dbPath is not null)
                 {
                     try
@@ -54,20 +98,11 @@ internal static class ConfigCommands
                         return ConfigReport.ExitUsage;
                     }
                 }
-                var report = await ConfigReport.ShowAsync(parse.GetValue(kind)!, parse.GetValue(config)!, sqlite, cancellation);
+                var report = await ConfigReport.ShowAsync(kindName, configPath, sqlite, cancellation);
                 foreach (var line in report.Errors)
                     await error.WriteLineAsync(line);
-                var console = AnsiConsole.Create(new AnsiConsoleSettings
-                {
-                    Out = new AnsiConsoleOutput(parse.InvocationConfiguration.Output),
-                    Interactive = InteractionSupport.No,
-                });
-                // Piped or captured output is read by tools and tests: rows are not wrapped to 80 columns there.
-                var output = parse.InvocationConfiguration.Output;
-                if (!ReferenceEquals(output, Console.Out) || Console.IsOutputRedirected)
-                    console.Profile.Width = Math.Max(console.Profile.Width, 240);
                 foreach (var table in report.Tables)
-                    console.Write(Render(table));
+                    TableOutput.Write(table, chosen, output);
                 return report.ExitCode;
             }
             finally
@@ -77,17 +112,5 @@ internal static class ConfigCommands
             }
         });
         return command;
-    }
-
-    private static Table Render(ConfigTable source)
-    {
-        var table = new Table { Title = new TableTitle(source.Title), Border = TableBorder.Rounded };
-        foreach (var column in source.Columns)
-            table.AddColumn(new TableColumn(Markup.Escape(column)));
-        foreach (var row in source.Rows)
-            table.AddRow(row.Select(cell => (Spectre.Console.Rendering.IRenderable)new Text(cell)).ToArray());
-        if (source.Rows.Count == 0)
-            table.Caption = new TableTitle("(none)");
-        return table;
     }
 }

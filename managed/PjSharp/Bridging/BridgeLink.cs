@@ -150,7 +150,7 @@ internal sealed class BridgeLink
             return 488;
         var events = await stays.InvokeAsync(() => stays.MediaPreferences).ConfigureAwait(false);
         var identity = await stays.InvokeAsync(() => IdentityOf(stays)).ConfigureAwait(false);
-        var forking = new Forking(_bridge, stays.CallId, targetUser);
+        var forking = new Forking(_bridge, stays.CallId, targetUser, stays.TraceContext);
         var (winner, status) = await forking.RunAsync(plan.Targets, identity,
             _ => new MediaPreferences
             {

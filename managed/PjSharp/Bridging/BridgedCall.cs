@@ -28,7 +28,7 @@ internal sealed class BridgedCall(CallBridge bridge, SipSession caller, BridgeOf
             ? new SessionIdentity(caller.Endpoint.CallerId.Name.Length > 0 ? caller.Endpoint.CallerId.Name : null, caller.Endpoint.CallerId.Number,
                 WithUser(caller.RemoteIdentity.Uri, caller.Endpoint.CallerId.Number), IdentitySource.Configured)
             : caller.RemoteIdentity;
-        var forking = new Forking(bridge, caller.CallId, caller.Target);
+        var forking = new Forking(bridge, caller.CallId, caller.Target, caller.TraceContext);
         var (winner, status) = await forking.RunAsync(targets, identity, leg =>
         {
             if (offer == null)

@@ -8,7 +8,7 @@ namespace PjSharp.Bridging;
 /// wins and the others get CANCEL (or BYE, if they answered too). Without a winner, the result is
 /// the status the caller should hear.
 /// </summary>
-internal sealed class Forking(CallBridge bridge, string callId, string target)
+internal sealed class Forking(CallBridge bridge, string callId, string target, System.Diagnostics.ActivityContext traceParent = default)
 {
     private readonly Lock _gate = new();
     private readonly List<SipSession> _legs = [];
@@ -41,6 +41,8 @@ internal sealed class Forking(CallBridge bridge, string callId, string target)
                 Timeout = bridge.Options.RingTimeout,
                 Call = this,
                 Sdp = passthroughOffer,
+                // The legs join the caller's trace.
+                TraceParent = traceParent,
                 // A contact registered through proxies is reached through them (RFC 3327).
                 Headers = dialTarget.Path.Length > 0 ? [new("Route", dialTarget.Path)] : [],
                 Prepare = leg =>

@@ -54,6 +54,13 @@ public static class PjSharpActivities
             : default;
     }
 
+    /// <summary>The W3C <c>traceparent</c> value naming <paramref name="context"/> as the parent; null when it names no trace.</summary>
+    internal static string? TraceParentOf(ActivityContext context) =>
+        context.TraceId == default || context.SpanId == default
+            ? null
+            : string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                $"00-{context.TraceId.ToHexString()}-{context.SpanId.ToHexString()}-{(byte)context.TraceFlags:x2}");
+
     /// <summary>Records the final status and ends the span; an error status for 5xx/6xx (and for failures, code 0).</summary>
     internal static void Stop(Activity? activity, int statusCode)
     {

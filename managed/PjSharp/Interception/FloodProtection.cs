@@ -70,6 +70,18 @@ public sealed class FloodProtection
         return _failures.IsBlocked(source, now) || _unidentified.IsBlocked(source, now);
     }
 
+    /// <summary>The addresses (IPv6: /64 networks) blocked now, why, and until when; walks the tables, so not for the hot path.</summary>
+    public IReadOnlyList<BlockedSource> Blocked()
+    {
+        var now = Now;
+        var result = new List<BlockedSource>();
+        foreach (var (source, until) in _failures.Blocked(now))
+            result.Add(new BlockedSource(source, "failed authentications", DateTimeOffset.FromUnixTimeMilliseconds(until)));
+        foreach (var (source, until) in _unidentified.Blocked(now))
+            result.Add(new BlockedSource(source, "unidentified requests", DateTimeOffset.FromUnixTimeMilliseconds(until)));
+        return result;
+    }
+
     /// <summary>Counts a failed authentication; true when the address is now blocked.</summary>
     public bool RecordFailedAuthentication(SourceAddress source) =>
         (_exempt.Length == 0 || !IsExempt(source)) && _failures.Record(source, Now);
@@ -78,3 +90,6 @@ public sealed class FloodProtection
     public bool RecordUnidentified(SourceAddress source) =>
         (_exempt.Length == 0 || !IsExempt(source)) && _unidentified.Record(source, Now);
 }
+
+/// <summary>A source <see cref="FloodProtection"/> blocks: the address (or IPv6 network), the limit it went over, and when the block ends.</summary>
+public sealed record BlockedSource(SourceAddress Source, string Reason, DateTimeOffset Until);

@@ -105,6 +105,8 @@ public sealed partial class SessionService
     {
         ArgumentNullException.ThrowIfNull(options);
         var endpoint = options.Endpoint ?? Options.DefaultEndpoint;
+        // Read here: the servant that sends the INVITE runs outside the caller's execution context.
+        var traceParent = options.TraceParent ?? System.Diagnostics.Activity.Current?.Context ?? default;
         var credentials = new List<Auth>();
         foreach (var id in endpoint.OutboundAuth)
         {
@@ -135,7 +137,7 @@ public sealed partial class SessionService
         };
         try
         {
-            await session.InvokeAsync(() => StartOutbound(session, dialogAddress, options, credentials)).ConfigureAwait(false);
+            await session.InvokeAsync(() => StartOutbound(session, dialogAddress, options, credentials, traceParent)).ConfigureAwait(false);
         }
         catch
         {

@@ -242,6 +242,7 @@ public sealed unsafe partial class SessionService : SipService, IAsyncDisposable
                 session.Direction == SessionDirection.Inbound ? System.Diagnostics.ActivityKind.Server : System.Diagnostics.ActivityKind.Client,
                 parent, "INVITE", session.CallId, session.Endpoint.Id);
         }
+        session.TraceContext = session.Activity?.Context ?? parent;
         _keys.AddOrUpdate(session.Key, 1, (_, count) => count + 1);
         _sessions.TryAdd(session, 0);
         Interlocked.Increment(ref _started);
@@ -485,7 +486,8 @@ public sealed unsafe partial class SessionService : SipService, IAsyncDisposable
         try
         {
             session.Attach(inv);
-            Track(session, Diagnostics.PjSharpActivities.Source.HasListeners() ? Diagnostics.PjSharpActivities.ParentOf(request) : default);
+            // Read even when nobody listens here, so that the B2BUA's legs carry the caller's trace on.
+            Track(session, Diagnostics.PjSharpActivities.ParentOf(request));
             session.Target = Encoding.UTF8.GetString(request.RequestUriUser);
             session.NoteConnection(rdata);
             session.RemoteIdentity = CallerIdentityExtension.FromHeader(request.GetHeader("From"), IdentitySource.From) ?? session.RemoteIdentity;
@@ -746,7 +748,7 @@ public sealed unsafe partial class SessionService : SipService, IAsyncDisposable
 
     private static void TerminateDialog(nint dialog) => _ = PjsipSipDialog.pjsip_dlg_terminate((pjsip_dialog*)dialog);
 
-    private void StartOutbound(SipSession session, nint dialogAddress, CallOptions options, List<Auth> credentials)
+    private void StartOutbound(SipSession session, nint dialogAddress, CallOptions options, List<Auth> credentials, System.Diagnostics.ActivityContext traceParent)
     {
         var dialog = (pjsip_dialog*)dialogAddress;
         var setup = new SessionSetup(session.Endpoint, SessionDirection.Outbound);
@@ -769,7 +771,7 @@ public sealed unsafe partial class SessionService : SipService, IAsyncDisposable
         pjsip_inv_session* inv;
         ThrowHelper.ThrowIfFailed(PjsipUaSipInv.pjsip_inv_create_uac(dialog, null, InviteOptions(setup), &inv), "pjsip_inv_create_uac");
         session.Attach(inv);
-        Track(session);
+        Track(session, traceParent);
         options.Prepare?.Invoke(session);
         if (options.Sdp != null)
             session.UsePassthroughOffer(options.Sdp);
@@ -780,6 +782,12 @@ public sealed unsafe partial class SessionService : SipService, IAsyncDisposable
         ThrowHelper.ThrowIfFailed(PjsipUaSipInv.pjsip_inv_invite(inv, &invite), "pjsip_inv_invite");
         foreach (var (name, value) in options.Headers)
             Messages.StatelessResponse.AddHeader(invite, Encoding.UTF8.GetBytes(name), Encoding.UTF8.GetBytes(value));
+        if (Diagnostics.PjSharpActivities.TraceParentOf(session.TraceContext) is { } traceHeader)
+        {
+            Messages.StatelessResponse.AddHeader(invite, "traceparent"u8, Encoding.ASCII.GetBytes(traceHeader));
+            if (session.TraceContext.TraceState is { Length: > 0 } traceState)
+                Messages.StatelessResponse.AddHeader(invite, "tracestate"u8, Encoding.UTF8.GetBytes(traceState));
+        }
         ThrowHelper.ThrowIfFailed(PjsipUaSipInv.pjsip_inv_send_msg(inv, invite), "sending the INVITE");
     }
 

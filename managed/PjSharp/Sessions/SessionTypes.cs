@@ -135,6 +135,12 @@ public sealed class CallOptions
 
     /// <summary>Runs on the new session's servant before its offer is built: set media preferences, identity, items.</summary>
     public Action<SipSession>? Prepare { get; init; }
+
+    /// <summary>
+    /// The trace the call continues; its INVITE carries a W3C <c>traceparent</c> for it. Default: the
+    /// calling code's <see cref="System.Diagnostics.Activity.Current"/>.
+    /// </summary>
+    public System.Diagnostics.ActivityContext? TraceParent { get; init; }
 }
 
 /// <summary>A provisional response to an outgoing call.</summary>

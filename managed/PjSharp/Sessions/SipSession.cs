@@ -76,6 +76,12 @@ public sealed unsafe partial class SipSession
     /// <summary>The session's span, from INVITE to end, while someone listens to <c>PjSharp</c> activities.</summary>
     internal System.Diagnostics.Activity? Activity { get; set; }
 
+    /// <summary>
+    /// The trace this session belongs to: its span when one was started, else the context it continued
+    /// (an incoming <c>traceparent</c>, the caller's Activity); what its outgoing INVITE and the B2BUA's legs carry.
+    /// </summary>
+    internal System.Diagnostics.ActivityContext TraceContext { get; set; }
+
     /// <summary>The status the INVITE ended with (pjsip's cause), 0 until known.</summary>
     internal int FinalStatus => _finalStatus;
 

@@ -99,29 +99,9 @@ public sealed class ServeRegistrationTests
         retry_interval=1
         """);
 
-    /// <summary>
-    /// The cells of the trunk's row in the table <c>show</c> prints: the table wraps long cells over
-    /// several lines at the console's width, so each column's pieces are joined.
-    /// </summary>
-    private static string[] TrunkRow(string output)
-    {
-        var lines = output.Split('\n');
-        var start = Array.FindIndex(lines, l => l.StartsWith('│') && l.Split('│')[1].Trim() == "trunk");
-        if (start < 0)
-            return [];
-        var cells = new List<string>();
-        for (var i = start; i < lines.Length && lines[i].StartsWith('│'); i++)
-        {
-            var pieces = lines[i].Split('│')[1..^1];
-            for (var column = 0; column < pieces.Length; column++)
-            {
-                if (cells.Count <= column)
-                    cells.Add("");
-                cells[column] += pieces[column].Trim();
-            }
-        }
-        return [.. cells];
-    }
+    /// <summary>The cells of the trunk's row in what <c>show</c> prints to a pipe: one tab-separated line per row.</summary>
+    private static string[] TrunkRow(string output) =>
+        output.Split('\n').Select(l => l.Split('\t')).FirstOrDefault(cells => cells[0] == "trunk") ?? [];
 
     /// <summary>Runs <c>pjsharp show registrations</c> as its own process, as an operator would.</summary>
     private static async Task<string> ShowRegistrationsAsync(string config, string database)

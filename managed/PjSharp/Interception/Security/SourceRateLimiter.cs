@@ -122,6 +122,24 @@ internal sealed class SourceRateLimiter
         return active;
     }
 
+    /// <summary>Sources blocked now, with when each block ends (walks the whole table).</summary>
+    public List<(SourceAddress Source, long BlockedUntilMs)> Blocked(long nowMs)
+    {
+        var blocked = new List<(SourceAddress, long)>();
+        for (var bucket = 0; bucket <= _bucketMask; bucket++)
+        {
+            lock (_stripes[bucket % _stripes.Length])
+            {
+                foreach (ref var entry in _entries.AsSpan(bucket * Ways, Ways))
+                {
+                    if (entry.InUse && entry.BlockedUntilMs > nowMs)
+                        blocked.Add((entry.Key, entry.BlockedUntilMs));
+                }
+            }
+        }
+        return blocked;
+    }
+
     private int Bucket(SourceAddress key) => key.Hash(_seed) & _bucketMask;
 
     private bool IsExpired(in Entry entry, long nowMs) => entry.BlockedUntilMs <= nowMs && nowMs - entry.WindowStartMs >= _windowMs;

@@ -21,6 +21,8 @@ public sealed partial class SipTrace : SipService, IAsyncDisposable
     private volatile HashSet<string> _endpoints = new(StringComparer.Ordinal);
     private PcapWriter? _pcap;
     private HepSender? _hep;
+    private volatile SipTraceSubscription[] _subscribers = [];
+    private readonly Lock _subscribersGate = new();
 
     public SipTrace(ILogger logger, TimeProvider? time = null)
         : base("pjsharp-trace", SipServicePriority.TransportLayer - 1)
@@ -67,9 +69,34 @@ public sealed partial class SipTrace : SipService, IAsyncDisposable
 
     protected internal override bool HandlesOutgoing => true;
 
+    /// <summary>
+    /// A live feed of the messages that pass <paramref name="filter"/>, whether or not <see cref="Enabled"/>
+    /// is set. Delivery never waits: past <paramref name="capacity"/> unread messages, new ones are
+    /// dropped and counted in <see cref="SipTraceSubscription.Dropped"/>. Dispose the subscription to end it.
+    /// </summary>
+    public SipTraceSubscription Subscribe(SipTraceFilter? filter = null, int capacity = 1000)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(capacity, 1);
+        var subscription = new SipTraceSubscription(this, filter ?? new SipTraceFilter(), capacity);
+        lock (_subscribersGate)
+            _subscribers = [.. _subscribers, subscription];
+        return subscription;
+    }
+
+    /// <summary>Live feeds open now.</summary>
+    public int SubscriberCount => _subscribers.Length;
+
+    internal void Unsubscribe(SipTraceSubscription subscription)
+    {
+        lock (_subscribersGate)
+            _subscribers = [.. _subscribers.Where(s => !ReferenceEquals(s, subscription))];
+    }
+
+    private bool Active => _enabled || _subscribers.Length > 0;
+
     public override bool OnRequest(SipRequest request)
     {
-        if (_enabled)
+        if (Active)
         {
             var (local, localPort) = request.LocalAddress;
             Trace(received: true, request.SourceAddress, request.SourcePort, local, localPort, request.Transport,
@@ -80,7 +107,7 @@ public sealed partial class SipTrace : SipService, IAsyncDisposable
 
     public override bool OnResponse(SipResponse response)
     {
-        if (_enabled)
+        if (Active)
         {
             var (local, localPort) = response.LocalAddress;
             Trace(received: true, response.SourceAddress, response.SourcePort, local, localPort, response.Transport,
@@ -91,16 +118,20 @@ public sealed partial class SipTrace : SipService, IAsyncDisposable
 
     public override void OnSending(SipOutgoingMessage message)
     {
-        if (!_enabled)
+        if (!Active)
             return;
         var (local, localPort) = message.Local;
         Trace(received: false, message.DestinationAddress, message.DestinationPort, local, localPort, message.Transport,
             message.Bytes, message.FromUser, message.ToUser);
     }
 
-    private void Trace(bool received, SourceAddress remote, int remotePort, SourceAddress local, int localPort, string transport,
+    internal void Trace(bool received, SourceAddress remote, int remotePort, SourceAddress local, int localPort, string transport,
         ReadOnlySpan<byte> bytes, ReadOnlySpan<byte> fromUser, ReadOnlySpan<byte> toUser)
     {
+        if (_subscribers is { Length: > 0 } subscribers)
+            Deliver(subscribers, received, remote, remotePort, local, localPort, transport, bytes, fromUser, toUser);
+        if (!_enabled)
+            return;
         var addresses = _addresses;
         if (addresses.Length > 0 && !Array.Exists(addresses, remote.IsIn))
             return;
@@ -123,14 +154,68 @@ public sealed partial class SipTrace : SipService, IAsyncDisposable
         }
         if (_logger.IsEnabled(LogLevel.Information))
         {
-            var peer = remote.IsIPv4Mapped
-                ? string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{remote}:{remotePort}")
-                : string.Create(System.Globalization.CultureInfo.InvariantCulture, $"[{remote}]:{remotePort}");
+            var peer = Peer(remote, remotePort);
             if (received)
                 LogReceived(_logger, bytes.Length, transport, peer, Printable(bytes));
             else
                 LogSent(_logger, bytes.Length, transport, peer, Printable(bytes));
         }
+    }
+
+    private static string Peer(SourceAddress address, int port) => address.IsIPv4Mapped
+        ? string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{address}:{port}")
+        : string.Create(System.Globalization.CultureInfo.InvariantCulture, $"[{address}]:{port}");
+
+    /// <summary>Hands a copy of the message to each live feed it matches; runs on the pjsip thread, so it only copies and never waits.</summary>
+    private void Deliver(SipTraceSubscription[] subscribers, bool received, SourceAddress remote, int remotePort, SourceAddress local, int localPort,
+        string transport, ReadOnlySpan<byte> bytes, ReadOnlySpan<byte> fromUser, ReadOnlySpan<byte> toUser)
+    {
+        SipTraceMessage? message = null;
+        foreach (var subscriber in subscribers)
+        {
+            if (!subscriber.Matches(remote))
+                continue;
+            if (subscriber.MethodBytes is { } method && !MethodOf(bytes).SequenceEqual(method))
+                continue;
+            if (subscriber.Endpoints.Count > 0 && !Names(subscriber.Endpoints, fromUser) && !Names(subscriber.Endpoints, toUser))
+                continue;
+            message ??= new SipTraceMessage(_time.GetUtcNow(), received, transport, Peer(local, localPort), Peer(remote, remotePort), bytes.ToArray());
+            subscriber.Offer(message);
+        }
+    }
+
+    /// <summary>The method a message is about: a request's method, or the method in a response's CSeq.</summary>
+    internal static ReadOnlySpan<byte> MethodOf(ReadOnlySpan<byte> bytes)
+    {
+        if (!bytes.StartsWith("SIP/"u8))
+        {
+            var space = bytes.IndexOf((byte)' ');
+            return space < 0 ? default : bytes[..space];
+        }
+        var lineStart = 0;
+        while (lineStart < bytes.Length)
+        {
+            var rest = bytes[lineStart..];
+            var end = rest.IndexOf((byte)'\n');
+            var line = end < 0 ? rest : rest[..end];
+            if (line.Length == 0 || line is [(byte)'\r'])
+                break;
+            if (line.Length > 5 && System.Text.Ascii.EqualsIgnoreCase(line[..4], "CSeq"u8) && line[4] is (byte)':' or (byte)' ' or (byte)'\t')
+            {
+                var colon = line.IndexOf((byte)':');
+                if (colon > 0)
+                {
+                    // "CSeq: 102 INVITE": the method is the last word.
+                    var value = line[(colon + 1)..].Trim(" \t\r"u8);
+                    var space = value.LastIndexOf((byte)' ');
+                    return space < 0 ? default : value[(space + 1)..].Trim(" \t"u8);
+                }
+            }
+            if (end < 0)
+                break;
+            lineStart += end + 1;
+        }
+        return default;
     }
 
     private static bool Names(HashSet<string> endpoints, ReadOnlySpan<byte> user)
@@ -173,6 +258,8 @@ public sealed partial class SipTrace : SipService, IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        foreach (var subscriber in _subscribers)
+            subscriber.Complete();
         await SetPcapFileAsync(null).ConfigureAwait(false);
         await SetHepAsync(null).ConfigureAwait(false);
     }
