@@ -245,16 +245,26 @@ internal sealed class BridgeLink
     }
 
     /// <summary>The peer of one leg held, resumed or renegotiated: the other leg hears of it the same way.</summary>
+    /// <remarks>
+    /// Runs on the offering leg's servant, so offers to each side come here one at a time. A session
+    /// takes one offer at a time, so each waits for the one carried before it (a resume that follows
+    /// a hold the other phone has not answered yet is sent once that phone answers).
+    /// </remarks>
     private void CarryOffer(SipSession other, RemoteOfferEventArgs e)
     {
         var useUpdate = string.Equals(e.Method, "UPDATE", StringComparison.OrdinalIgnoreCase);
-        var carried = e.Sdp != null && Relay == null ? other.ReinviteAsync(e.Sdp, useUpdate) : e.Direction switch
+        var sdp = e.Sdp;
+        var direction = e.Direction;
+        Task Send() => sdp != null && Relay == null ? other.ReinviteAsync(sdp, useUpdate) : direction switch
         {
             SdpDirection.SendOnly => other.HoldAsync(SdpDirection.SendOnly, useUpdate),
             SdpDirection.Inactive => other.HoldAsync(SdpDirection.Inactive, useUpdate),
             _ => other.ResumeAsync(useUpdate),
         };
-        if (ReferenceEquals(other, First))
+        var toFirst = ReferenceEquals(other, First);
+        var previous = Volatile.Read(ref toFirst ? ref _offerToFirst : ref _offerToSecond);
+        var carried = previous.IsCompleted ? Send() : AfterAsync(previous, Send);
+        if (toFirst)
             Volatile.Write(ref _offerToFirst, carried);
         else
             Volatile.Write(ref _offerToSecond, carried);
@@ -263,6 +273,13 @@ internal sealed class BridgeLink
             if (t.IsFaulted)
                 _bridge.CallNotBridged(other.CallId, other.Target, 0, "offer not carried across: " + t.Exception!.InnerException!.Message);
         }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+    }
+
+    /// <summary>Runs <paramref name="next"/> once <paramref name="previous"/> has ended, however it ended (its failure is reported on its own).</summary>
+    private static async Task AfterAsync(Task previous, Func<Task> next)
+    {
+        await previous.ContinueWith(static _ => { }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default).ConfigureAwait(false);
+        await next().ConfigureAwait(false);
     }
 
     /// <summary>INFO (digits included) and MESSAGE of one party, sent on to the other as they came, one at a time.</summary>
