@@ -32,9 +32,7 @@ public sealed partial class PjSharpServer : IHostedService, IAsyncDisposable
     private readonly List<SipService> _services = [];
     private readonly SemaphoreSlim _reload = new(1, 1);
     private int _directoryRebuildPending;
-    private long _directoryGeneration;
-    private long _appliedDirectoryGeneration;
-    private readonly Lock _directoryGate = new();
+    private readonly NewestWins _directoryRebuilds = new();
 
     private readonly IServiceProvider _provider;
 
@@ -222,17 +220,10 @@ public sealed partial class PjSharpServer : IHostedService, IAsyncDisposable
     private async Task RebuildDirectoryAsync(CancellationToken cancellationToken)
     {
         Interlocked.Exchange(ref _directoryRebuildPending, 0);
-        // Rebuilds may overlap (a change arriving during one schedules the next); one that read the
-        // store earlier must not finish last and put back a directory without the later change.
-        var generation = Interlocked.Increment(ref _directoryGeneration);
+        // Rebuilds may overlap (a change arriving during one schedules the next).
+        var ticket = _directoryRebuilds.Begin();
         var directory = await SecurityDirectory.LoadAsync(Store, cancellationToken).ConfigureAwait(false);
-        lock (_directoryGate)
-        {
-            if (generation < _appliedDirectoryGeneration)
-                return;
-            _appliedDirectoryGeneration = generation;
-            Interception.Directory = directory;
-        }
+        _directoryRebuilds.TryPublish(ticket, () => Interception.Directory = directory);
     }
 
     public async Task StopAsync(CancellationToken cancellationToken)

@@ -16,12 +16,15 @@ internal enum DigestVerification
     /// </summary>
     Failed,
 
-    /// <summary>The response is right but the nonce expired: challenge again with <c>stale=true</c>.</summary>
+    /// <summary>
+    /// The response is right but the nonce expired, or the replay check no longer remembers it:
+    /// challenge again with <c>stale=true</c>, which a real client answers silently.
+    /// </summary>
     Stale,
 
     /// <summary>
-    /// The response is right but the nonce count was used before (or cannot be told apart from
-    /// a replay): challenge again with <c>stale=true</c>, which a real client answers silently.
+    /// The response is right but the nonce count was used before: challenge again with
+    /// <c>stale=true</c>, and count it as a failed attempt.
     /// </summary>
     Replayed,
 }
@@ -121,9 +124,13 @@ internal sealed class DigestVerifier
             return DigestVerification.Failed;
         if (nonceStatus == NonceStatus.Stale)
             return DigestVerification.Stale;
-        return _nonceCounts.TryUse(nonce, issuedAtMs, credentials.NonceCount, credentials.HasQop, retransmission)
-            ? DigestVerification.Authenticated
-            : DigestVerification.Replayed;
+        return _nonceCounts.Use(nonce, issuedAtMs, credentials.NonceCount, credentials.HasQop, retransmission) switch
+        {
+            NonceUse.Accepted => DigestVerification.Authenticated,
+            // Possibly evicted, not seen again: a fresh challenge, not a failed attempt.
+            NonceUse.Forgotten => DigestVerification.Stale,
+            _ => DigestVerification.Replayed,
+        };
     }
 
     /// <summary>HA1 = H(username:realm:password) as lower-case hex; returns the characters written.</summary>

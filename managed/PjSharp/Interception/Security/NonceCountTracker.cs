@@ -3,6 +3,23 @@ using System.Security.Cryptography;
 
 namespace PjSharp.Interception.Security;
 
+/// <summary>What <see cref="NonceCountTracker.Use"/> found.</summary>
+internal enum NonceUse
+{
+    /// <summary>First use of this count (or a retransmission of the request that used it).</summary>
+    Accepted,
+
+    /// <summary>The count was used before, or is too old to tell: a replay.</summary>
+    Repeated,
+
+    /// <summary>
+    /// The nonce is not in the table but may have been evicted from it, so a first use cannot be
+    /// told from a replay. Not evidence of an attack: a client whose answer was delayed past a
+    /// burst of newer nonces lands here too.
+    /// </summary>
+    Forgotten,
+}
+
 /// <summary>
 /// Replay protection for authenticated requests, in fixed memory. With qop=auth each nonce
 /// count (nc) is accepted once: a count above the highest seen so far, or one of the 64 below
@@ -59,6 +76,11 @@ internal sealed class NonceCountTracker
     /// Records a use of <paramref name="nonce"/>; false when it is (or may be) a replay, which
     /// the caller answers with a fresh challenge (<c>stale=true</c>).
     /// </summary>
+    /// <inheritdoc cref="Use" path="/param"/>
+    public bool TryUse(ReadOnlySpan<byte> nonce, long issuedAtMs, uint nonceCount, bool hasQop, ulong retransmission = 0) =>
+        Use(nonce, issuedAtMs, nonceCount, hasQop, retransmission) == NonceUse.Accepted;
+
+    /// <summary>Records a use of <paramref name="nonce"/> and says whether it was new, a replay, or may have been forgotten.</summary>
     /// <param name="nonce">The nonce as the client sent it.</param>
     /// <param name="issuedAtMs">When the nonce was issued, from <see cref="NonceService.Verify(ReadOnlySpan{byte}, ReadOnlySpan{byte}, long, int, out long)"/>.</param>
     /// <param name="nonceCount">The <c>nc</c> value (with qop; at least 1).</param>
@@ -68,10 +90,10 @@ internal sealed class NonceCountTracker
     /// request sent again over UDP repeats its nonce count, and is accepted again rather than taken
     /// for a replay. Whatever it asks was already done once, so the answer repeats too.
     /// </param>
-    public bool TryUse(ReadOnlySpan<byte> nonce, long issuedAtMs, uint nonceCount, bool hasQop, ulong retransmission = 0)
+    public NonceUse Use(ReadOnlySpan<byte> nonce, long issuedAtMs, uint nonceCount, bool hasQop, ulong retransmission = 0)
     {
         if (hasQop && nonceCount == 0)
-            return false;
+            return NonceUse.Repeated;
         var key = Hash(nonce);
         var bucket = (int)(key >> 32) & _bucketMask;
         var entries = _entries.AsSpan(bucket * Ways, Ways);
@@ -83,17 +105,17 @@ internal sealed class NonceCountTracker
                 if (entry.Key == key)
                 {
                     if (retransmission != 0 && entry.LastRequest == retransmission && entry.LastCount == nonceCount)
-                        return true;
+                        return NonceUse.Accepted;
                     if (!hasQop || !entry.Advance(nonceCount))
-                        return false;
+                        return NonceUse.Repeated;
                     entry.LastRequest = retransmission;
                     entry.LastCount = nonceCount;
-                    return true;
+                    return NonceUse.Accepted;
                 }
             }
 
             if (issuedAtMs <= _evictedUpTo[bucket])
-                return false;
+                return NonceUse.Forgotten;
 
             ref var slot = ref entries[0];
             for (var i = 0; i < Ways; i++)
@@ -114,7 +136,7 @@ internal sealed class NonceCountTracker
                 : new Entry(key, issuedAtMs, uint.MaxValue, ulong.MaxValue);
             slot.LastRequest = retransmission;
             slot.LastCount = nonceCount;
-            return true;
+            return NonceUse.Accepted;
         }
     }
 

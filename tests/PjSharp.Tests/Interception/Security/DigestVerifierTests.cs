@@ -203,6 +203,21 @@ public class DigestVerifierTests
     }
 
     [Test]
+    public void A_nonce_the_replay_check_may_have_forgotten_is_challenged_again_as_stale_not_failed()
+    {
+        // A table of 4 nonces: answers to five challenges issued after this one, arriving first, evict
+        // everything older, so this nonce cannot be told from a replay of one that was evicted.
+        var verifier = new DigestVerifier(_nonces, new NonceCountTracker(capacity: 4), All);
+        var delayed = NewNonce(Now);
+        for (var i = 1; i <= 5; i++)
+            Assert.That(Verify(DigestClient.Authorization(DigestAlgorithm.Md5, "alice", Realm, "wonderland", NewNonce(Now + i)), _alice, now: Now + 10, verifier: verifier),
+                Is.EqualTo(DigestVerification.Authenticated));
+
+        Assert.That(Verify(DigestClient.Authorization(DigestAlgorithm.Md5, "alice", Realm, "wonderland", delayed), _alice, now: Now + 10, verifier: verifier),
+            Is.EqualTo(DigestVerification.Stale));
+    }
+
+    [Test]
     public void A_replayed_nonce_count_is_reported_and_the_next_one_accepted()
     {
         var nonce = NewNonce();

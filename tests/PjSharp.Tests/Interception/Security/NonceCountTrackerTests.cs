@@ -17,8 +17,8 @@ public class NonceCountTrackerTests
         var nonce = Nonce(1);
         Assert.That(tracker.TryUse(nonce, Issued, 1, hasQop: true), Is.True);
         Assert.That(tracker.TryUse(nonce, Issued, 2, hasQop: true), Is.True);
-        Assert.That(tracker.TryUse(nonce, Issued, 2, hasQop: true), Is.False);
-        Assert.That(tracker.TryUse(nonce, Issued, 1, hasQop: true), Is.False);
+        Assert.That(tracker.Use(nonce, Issued, 2, hasQop: true), Is.EqualTo(NonceUse.Repeated));
+        Assert.That(tracker.Use(nonce, Issued, 1, hasQop: true), Is.EqualTo(NonceUse.Repeated));
         Assert.That(tracker.TryUse(nonce, Issued, 10, hasQop: true), Is.True, "gaps are allowed");
     }
 
@@ -90,8 +90,8 @@ public class NonceCountTrackerTests
         for (var i = 1; i <= 1000; i++)
             Assert.That(tracker.TryUse(Nonce(i), Issued + i, 1, true), Is.True);
 
-        Assert.That(tracker.TryUse(victim, Issued, 1, true), Is.False, "the replayed request");
-        Assert.That(tracker.TryUse(victim, Issued, 2, true), Is.False, "an evicted nonce gets a fresh challenge, even with a new count");
+        Assert.That(tracker.Use(victim, Issued, 1, true), Is.EqualTo(NonceUse.Forgotten), "the replayed request");
+        Assert.That(tracker.Use(victim, Issued, 2, true), Is.EqualTo(NonceUse.Forgotten), "an evicted nonce gets a fresh challenge, even with a new count");
         Assert.That(tracker.TryUse(Nonce(-1), Issued, 0, false), Is.False, "a single-use nonce stays used");
         Assert.That(tracker.TryUse(Nonce(5000), Issued + 5000, 1, true), Is.True, "a nonce issued after the evictions is new");
     }
