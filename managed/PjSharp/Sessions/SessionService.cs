@@ -66,7 +66,7 @@ public sealed unsafe partial class SessionService : SipService, IAsyncDisposable
     /// <summary>Which application takes an incoming call.</summary>
     public SessionRouter Router { get; }
 
-    public override IReadOnlyCollection<string> Methods => ["INVITE", "ACK", "BYE", "CANCEL", "UPDATE", "PRACK", "INFO", "REFER"];
+    public override IReadOnlyCollection<string> Methods => ["INVITE", "ACK", "BYE", "CANCEL", "UPDATE", "PRACK", "INFO", "REFER", "NOTIFY"];
 
     protected internal override bool HandlesOutgoing => true;
 
@@ -346,6 +346,9 @@ public sealed unsafe partial class SessionService : SipService, IAsyncDisposable
             case "REFER":
                 AnswerRefer(session, dialog, request);
                 return;
+            case "NOTIFY":
+                AnswerNotify(session, dialog, request);
+                return;
             default:
                 RespondInDialog(dialog, request, 501);
                 return;
@@ -382,6 +385,51 @@ public sealed unsafe partial class SessionService : SipService, IAsyncDisposable
             Log.ApplicationFailed(exception, session.CallId);
             _ = transfer.NotifyAsync(500);
         }
+    }
+
+    /// <summary>
+    /// A NOTIFY in a call: the other party's report on a transfer we asked for (Event: refer, a
+    /// message/sipfrag body, RFC 3515). Any other is answered 481: the call holds no such subscription.
+    /// </summary>
+    private static void AnswerNotify(SipSession session, pjsip_dialog* dialog, SipRequest request)
+    {
+        var eventPackage = request.GetHeader("Event") ?? request.GetHeader("o");
+        if (eventPackage == null || !IsReferEvent(eventPackage) || !session.AwaitsTransferReport)
+        {
+            RespondInDialog(dialog, request, 481);
+            return;
+        }
+        RespondInDialog(dialog, request, 200);
+        var state = request.GetHeader("Subscription-State")?.TrimStart() ?? "";
+        session.ReceiveTransferReport(SipFragStatus(request.Body), state.StartsWith("terminated", StringComparison.OrdinalIgnoreCase));
+    }
+
+    private static bool IsReferEvent(string value)
+    {
+        var package = value.AsSpan().Trim();
+        var parameters = package.IndexOf(';');
+        if (parameters >= 0)
+            package = package[..parameters].TrimEnd();
+        return package.Equals("refer", StringComparison.OrdinalIgnoreCase);
+    }
+
+    /// <summary>The status code of a message/sipfrag body's status line (<c>SIP/2.0 200 OK</c>); 0 when it has none.</summary>
+    internal static int SipFragStatus(ReadOnlySpan<byte> body)
+    {
+        var line = body.TrimStart(" \t\r\n"u8);
+        if (!line.StartsWith("SIP/2.0 "u8))
+            return 0;
+        var code = line["SIP/2.0 "u8.Length..].TrimStart((byte)' ');
+        if (code.Length < 3 || (code.Length > 3 && code[3] is not ((byte)' ' or (byte)'\r' or (byte)'\n')))
+            return 0;
+        var status = 0;
+        for (var i = 0; i < 3; i++)
+        {
+            if (code[i] is < (byte)'0' or > (byte)'9')
+                return 0;
+            status = (status * 10) + (code[i] - '0');
+        }
+        return status is >= 100 and <= 699 ? status : 0;
     }
 
     /// <summary>
@@ -782,12 +830,7 @@ public sealed unsafe partial class SessionService : SipService, IAsyncDisposable
         ThrowHelper.ThrowIfFailed(PjsipUaSipInv.pjsip_inv_invite(inv, &invite), "pjsip_inv_invite");
         foreach (var (name, value) in options.Headers)
             Messages.StatelessResponse.AddHeader(invite, Encoding.UTF8.GetBytes(name), Encoding.UTF8.GetBytes(value));
-        if (Diagnostics.PjSharpActivities.TraceParentOf(session.TraceContext) is { } traceHeader)
-        {
-            Messages.StatelessResponse.AddHeader(invite, "traceparent"u8, Encoding.ASCII.GetBytes(traceHeader));
-            if (session.TraceContext.TraceState is { Length: > 0 } traceState)
-                Messages.StatelessResponse.AddHeader(invite, "tracestate"u8, Encoding.UTF8.GetBytes(traceState));
-        }
+        session.AddTraceHeaders(invite);
         ThrowHelper.ThrowIfFailed(PjsipUaSipInv.pjsip_inv_send_msg(inv, invite), "sending the INVITE");
     }
 

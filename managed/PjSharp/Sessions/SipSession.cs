@@ -28,6 +28,8 @@ public sealed unsafe partial class SipSession
     private GCHandle _self;
     private InviteSessionHandle? _inviteHandle;
     private TaskCompletionSource<int>? _pendingOffer;
+    // The transfer this session asked for (REFER sent), until its final report.
+    private TaskCompletionSource<int>? _outgoingTransfer;
     private SdpDirection _wantedDirection = SdpDirection.SendRecv;
     private ulong _sdpVersion;
     private readonly ulong _sdpSessionId = (ulong)Random.Shared.NextInt64(1, long.MaxValue);
@@ -78,7 +80,7 @@ public sealed unsafe partial class SipSession
 
     /// <summary>
     /// The trace this session belongs to: its span when one was started, else the context it continued
-    /// (an incoming <c>traceparent</c>, the caller's Activity); what its outgoing INVITE and the B2BUA's legs carry.
+    /// (an incoming <c>traceparent</c>, the caller's Activity); what every request it sends and the B2BUA's legs carry.
     /// </summary>
     internal System.Diagnostics.ActivityContext TraceContext { get; set; }
 
@@ -392,6 +394,20 @@ public sealed unsafe partial class SipSession
         return InvokeAsync(() => SendRequest(method, contentType, body, headers)).Unwrap();
     }
 
+    /// <summary>Whether a NOTIFY of the refer event package has a transfer of ours to report on.</summary>
+    internal bool AwaitsTransferReport => Volatile.Read(ref _outgoingTransfer) != null;
+
+    /// <summary>A NOTIFY's report of our transfer (the status line of its sipfrag; 0 when it had none), on the servant.</summary>
+    internal void ReceiveTransferReport(int status, bool subscriptionTerminated)
+    {
+        if (Volatile.Read(ref _outgoingTransfer) is not { } report)
+            return;
+        if (status >= 200)
+            report.TrySetResult(status);
+        else if (subscriptionTerminated)
+            report.TrySetResult(0);
+    }
+
     /// <summary>
     /// Handles a REFER received in this call (a transfer). Without one, REFER is answered 501. It runs on
     /// the session's servant after the 202 and must not block; it reports progress with
@@ -488,7 +504,10 @@ public sealed unsafe partial class SipSession
         }
         // No message when a CANCEL must wait for a provisional response; pjsip sends it then.
         if (tdata != null)
+        {
+            AddTraceHeaders(tdata);
             Send(tdata, "ending the session");
+        }
         IsIncomingInvitePending = false;
     }
 
@@ -514,6 +533,7 @@ public sealed unsafe partial class SipSession
             ThrowHelper.ThrowIfFailed(PjsipUaSipInv.pjsip_inv_update(Inv, null, offer, &tdata), "pjsip_inv_update");
         else
             ThrowHelper.ThrowIfFailed(PjsipUaSipInv.pjsip_inv_reinvite(Inv, null, offer, &tdata), "pjsip_inv_reinvite");
+        AddTraceHeaders(tdata);
         var pending = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
         _pendingOffer = pending;
         try
@@ -547,6 +567,7 @@ public sealed unsafe partial class SipSession
         }
         foreach (var (name, value) in headers)
             PjSharp.Messages.StatelessResponse.AddHeader(tdata, Encoding.UTF8.GetBytes(name), Encoding.UTF8.GetBytes(value));
+        AddTraceHeaders(tdata);
         var pending = new PendingRequest();
         var handle = GCHandle.Alloc(pending);
         var status = PjsipSipDialog.pjsip_dlg_send_request(Dialog, tdata, Service.ModuleIdForSessions, (void*)GCHandle.ToIntPtr(handle));
@@ -562,6 +583,16 @@ public sealed unsafe partial class SipSession
     {
         var slash = contentType.IndexOf('/', StringComparison.Ordinal);
         return slash < 0 ? (contentType, "") : (contentType[..slash].Trim(), contentType[(slash + 1)..].Trim());
+    }
+
+    /// <summary>A request of this session carries its trace (W3C <c>traceparent</c>, <c>tracestate</c>), as its INVITE did; nothing when it has none.</summary>
+    internal void AddTraceHeaders(pjsip_tx_data* tdata)
+    {
+        if (PjSharp.Diagnostics.PjSharpActivities.TraceParentOf(TraceContext) is not { } traceParent)
+            return;
+        PjSharp.Messages.StatelessResponse.AddHeader(tdata, "traceparent"u8, Encoding.ASCII.GetBytes(traceParent));
+        if (TraceContext.TraceState is { Length: > 0 } traceState)
+            PjSharp.Messages.StatelessResponse.AddHeader(tdata, "tracestate"u8, Encoding.UTF8.GetBytes(traceState));
     }
 
     private void Send(pjsip_tx_data* tdata, string operation) =>

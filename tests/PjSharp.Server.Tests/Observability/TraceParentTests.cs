@@ -25,14 +25,14 @@ public sealed partial class TraceParentTests
     private static partial Regex LoggedTraceParent();
 
     /// <summary>SIPp as a callee that fails its call unless the INVITE has a traceparent, logging what it got.</summary>
-    private static async Task<(SippRun Run, int Port)> StartCalleeAsync(string target)
+    private static async Task<(SippRun Run, int Port)> StartCalleeAsync(string target, string scenario = "call-uas-traceparent.xml")
     {
         for (var attempt = 0; ; attempt++)
         {
             var port = SippRunner.FreeUdpPort();
             var run = SippRunner.Start(new SippOptions
             {
-                Scenario = SippRunner.Scenario("call-uas-traceparent.xml"),
+                Scenario = SippRunner.Scenario(scenario),
                 Target = target,
                 LocalPort = port,
                 Timeout = TimeSpan.FromSeconds(30),
@@ -112,6 +112,29 @@ public sealed partial class TraceParentTests
 
         var (traceId, parentId) = TraceParentSippReceived(run);
         Assert.That((traceId, parentId), Is.EqualTo((parent.TraceId.ToHexString(), parent.SpanId.ToHexString())));
+    }
+
+    [Test]
+    public async Task Requests_within_the_call_carry_its_trace_as_its_invite_did()
+    {
+        await using var host = SessionTestHost.Start();
+        var (run, port) = await StartCalleeAsync(host.Target, "call-uas-traceparent-dialog.xml");
+        await using var _ = run;
+        var parent = new ActivityContext(ActivityTraceId.CreateRandom(), ActivitySpanId.CreateRandom(), ActivityTraceFlags.Recorded);
+
+        var session = await host.Sessions.CallAsync(new CallOptions { Target = $"sip:bob@127.0.0.1:{port}", TraceParent = parent });
+        Assert.That(await session.Answered.WaitAsync(Limit), Is.EqualTo(200));
+        Assert.That(await session.HoldAsync().WaitAsync(Limit), Is.EqualTo(200), "re-INVITE");
+        Assert.That(await session.SendRequestAsync("INFO", "application/dtmf-relay", "Signal=5\r\nDuration=160\r\n").WaitAsync(Limit), Is.EqualTo(200), "INFO");
+        await session.HangupAsync().WaitAsync(Limit);
+        var result = await run.Completion.WaitAsync(Limit);
+        Assert.That(result.Successful, Is.EqualTo(1), "SIPp requires a traceparent on the INVITE, re-INVITE, INFO and BYE\n" + result.Describe());
+
+        var logs = Directory.GetFiles(run.Directory, "*_logs.log");
+        Assert.That(logs, Is.Not.Empty, "SIPp wrote no log file");
+        var carried = LoggedTraceParent().Matches(File.ReadAllText(logs[0])).Select(m => (m.Groups[1].Value, m.Groups[2].Value)).ToList();
+        Assert.That(carried, Has.Count.EqualTo(4).And.All.EqualTo((parent.TraceId.ToHexString(), parent.SpanId.ToHexString())),
+            "each request names the call's trace and parent");
     }
 
     [Test]
