@@ -80,6 +80,27 @@ public class NonceCountTrackerTests
     }
 
     [Test]
+    public void A_million_fresh_nonces_from_one_service_are_each_accepted_on_first_use()
+    {
+        // As a busy registrar issues them: one service, a millisecond apart, each used once with nc=1.
+        // Any two sharing a key would make the second a false replay.
+        var service = new NonceService();
+        var tracker = new NonceCountTracker();
+        var realm = Encoding.ASCII.GetBytes("asterisk");
+        var nonce = new byte[NonceService.NonceLength];
+        var keys = new HashSet<ulong>();
+        var refused = 0;
+        for (var i = 0; i < 1_000_000; i++)
+        {
+            service.Create(nonce, realm, Issued + i);
+            keys.Add(tracker.KeyOf(nonce));
+            if (tracker.Use(nonce, Issued + i, 1, hasQop: true) != NonceUse.Accepted)
+                refused++;
+        }
+        Assert.That((keys.Count, refused), Is.EqualTo((1_000_000, 0)), "distinct keys, and no first use refused");
+    }
+
+    [Test]
     public void Eviction_never_lets_a_replay_through()
     {
         var tracker = new NonceCountTracker(capacity: 8);
