@@ -125,20 +125,23 @@ public sealed partial class AdminComponent(IServiceProvider services, ILoggerFac
                 continue;
             }
             Interlocked.Increment(ref _served);
-            var connection = ServeAsync(client, stopping);
+            // The slot is taken here, in the order connections were accepted, not when the thread pool
+            // gets to each one: a later client must not take the place of an earlier one.
+            var admitted = _slots!.Wait(0, CancellationToken.None);
+            var connection = ServeAsync(client, admitted, stopping);
             _connections.TryAdd(connection, 0);
             _ = connection.ContinueWith(t => _connections.TryRemove(t, out _), CancellationToken.None,
                 TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
         }
     }
 
-    private async Task ServeAsync(Socket client, CancellationToken stopping)
+    private async Task ServeAsync(Socket client, bool admitted, CancellationToken stopping)
     {
         await Task.Yield();
         var stream = new NetworkStream(client, ownsSocket: true);
         await using var _ = stream.ConfigureAwait(false);
         var output = new JsonLineWriter(stream);
-        if (!_slots!.Wait(0, CancellationToken.None))
+        if (!admitted)
         {
             LogTooManyConnections(_logger, _server!.Options.Admin.MaxConnections);
             await TryWriteErrorAsync(output, $"too many admin connections (at most {_server.Options.Admin.MaxConnections}); try again later", stopping).ConfigureAwait(false);
@@ -190,7 +193,7 @@ public sealed partial class AdminComponent(IServiceProvider services, ILoggerFac
         }
         finally
         {
-            _slots.Release();
+            _slots!.Release();
         }
     }
 
