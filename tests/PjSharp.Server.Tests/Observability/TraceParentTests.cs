@@ -25,40 +25,21 @@ public sealed partial class TraceParentTests
     private static partial Regex LoggedTraceParent();
 
     /// <summary>SIPp as a callee that fails its call unless the INVITE has a traceparent, logging what it got.</summary>
-    private static async Task<(SippRun Run, int Port)> StartCalleeAsync(string target, string scenario = "call-uas-traceparent.xml")
-    {
-        for (var attempt = 0; ; attempt++)
-        {
-            var port = SippRunner.FreeUdpPort();
-            var run = SippRunner.Start(new SippOptions
-            {
-                Scenario = SippRunner.Scenario(scenario),
-                Target = target,
-                LocalPort = port,
-                Timeout = TimeSpan.FromSeconds(30),
-                TraceErrors = true,
-                ExtraArguments = ["-trace_logs"],
-            });
-            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
-            while (!run.Completion.IsCompleted && !SippRunner.IsListening(port) && DateTime.UtcNow < deadline)
-                await Task.Delay(20);
-            if (!run.Completion.IsCompleted && SippRunner.IsListening(port))
-                return (run, port);
-            var result = await run.StopAsync();
-            await run.DisposeAsync();
-            if (attempt == 2)
-                Assert.Fail($"SIPp did not start listening on 127.0.0.1:{port}.\n{result.Describe()}");
-        }
-    }
+    private static Task<SippCallee> StartCalleeAsync(string target, string scenario = "call-uas-traceparent.xml") =>
+        SippCallee.StartAsync(scenario, target, TimeSpan.FromSeconds(30), extraArguments: ["-trace_logs"]);
 
-    private static (string TraceId, string ParentId) TraceParentSippReceived(SippRun run)
+    /// <summary>Each traceparent SIPp logged (trace id, parent id), in the order the requests came.</summary>
+    private static List<(string TraceId, string ParentId)> TraceParentsSippReceived(SippRun run)
     {
         var logs = Directory.GetFiles(run.Directory, "*_logs.log");
         Assert.That(logs, Is.Not.Empty, "SIPp wrote no log file");
-        var match = LoggedTraceParent().Match(File.ReadAllText(logs[0]));
-        Assert.That(match.Success, Is.True, "SIPp logged no traceparent:\n" + File.ReadAllText(logs[0]));
-        return (match.Groups[1].Value, match.Groups[2].Value);
+        var logged = File.ReadAllText(logs[0]);
+        var carried = LoggedTraceParent().Matches(logged).Select(m => (m.Groups[1].Value, m.Groups[2].Value)).ToList();
+        Assert.That(carried, Is.Not.Empty, "SIPp logged no traceparent:\n" + logged);
+        return carried;
     }
+
+    private static (string TraceId, string ParentId) TraceParentSippReceived(SippRun run) => TraceParentsSippReceived(run)[0];
 
     [Test]
     public async Task Outgoing_invite_carries_a_traceparent_of_the_current_activity_with_the_session_span_as_parent()
@@ -72,8 +53,8 @@ public sealed partial class TraceParentTests
         };
         ActivitySource.AddActivityListener(listener);
         await using var host = SessionTestHost.Start();
-        var (run, port) = await StartCalleeAsync(host.Target);
-        await using var _ = run;
+        await using var callee = await StartCalleeAsync(host.Target);
+        var (run, port) = (callee.Run, callee.Port);
 
         string traceId;
         using (var dial = s_application.StartActivity("dial"))
@@ -101,8 +82,8 @@ public sealed partial class TraceParentTests
     public async Task Outgoing_invite_carries_an_explicit_trace_parent_even_when_nobody_listens_to_pjsharp()
     {
         await using var host = SessionTestHost.Start();
-        var (run, port) = await StartCalleeAsync(host.Target);
-        await using var _ = run;
+        await using var callee = await StartCalleeAsync(host.Target);
+        var (run, port) = (callee.Run, callee.Port);
         var parent = new ActivityContext(ActivityTraceId.CreateRandom(), ActivitySpanId.CreateRandom(), ActivityTraceFlags.Recorded);
 
         var session = await host.Sessions.CallAsync(new CallOptions { Target = $"sip:bob@127.0.0.1:{port}", TraceParent = parent });
@@ -118,8 +99,8 @@ public sealed partial class TraceParentTests
     public async Task Requests_within_the_call_carry_its_trace_as_its_invite_did()
     {
         await using var host = SessionTestHost.Start();
-        var (run, port) = await StartCalleeAsync(host.Target, "call-uas-traceparent-dialog.xml");
-        await using var _ = run;
+        await using var callee = await StartCalleeAsync(host.Target, "call-uas-traceparent-dialog.xml");
+        var (run, port) = (callee.Run, callee.Port);
         var parent = new ActivityContext(ActivityTraceId.CreateRandom(), ActivitySpanId.CreateRandom(), ActivityTraceFlags.Recorded);
 
         var session = await host.Sessions.CallAsync(new CallOptions { Target = $"sip:bob@127.0.0.1:{port}", TraceParent = parent });
@@ -130,9 +111,7 @@ public sealed partial class TraceParentTests
         var result = await run.Completion.WaitAsync(Limit);
         Assert.That(result.Successful, Is.EqualTo(1), "SIPp requires a traceparent on the INVITE, re-INVITE, INFO and BYE\n" + result.Describe());
 
-        var logs = Directory.GetFiles(run.Directory, "*_logs.log");
-        Assert.That(logs, Is.Not.Empty, "SIPp wrote no log file");
-        var carried = LoggedTraceParent().Matches(File.ReadAllText(logs[0])).Select(m => (m.Groups[1].Value, m.Groups[2].Value)).ToList();
+        var carried = TraceParentsSippReceived(run);
         Assert.That(carried, Has.Count.EqualTo(4).And.All.EqualTo((parent.TraceId.ToHexString(), parent.SpanId.ToHexString())),
             "each request names the call's trace and parent");
     }

@@ -25,11 +25,11 @@ internal sealed class SippCallee : IAsyncDisposable
     public string Uri => string.Create(CultureInfo.InvariantCulture, $"sip:bob@127.0.0.1:{Port}");
 
     /// <summary>Starts SIPp and waits until it listens; a port taken meanwhile is retried with another.</summary>
-    public static Task<SippCallee> StartAsync(string scenario, SessionTestHost host, TimeSpan? timeout = null) =>
-        StartAsync(scenario, host.Target, timeout);
+    public static Task<SippCallee> StartAsync(string scenario, SessionTestHost host, TimeSpan? timeout = null, IReadOnlyList<string>? extraArguments = null) =>
+        StartAsync(scenario, host.Target, timeout, extraArguments: extraArguments);
 
     /// <summary>Starts SIPp as the server of <paramref name="calls"/> calls (each request with a new Call-ID is one), answering <paramref name="target"/>'s requests.</summary>
-    public static async Task<SippCallee> StartAsync(string scenario, string target, TimeSpan? timeout = null, int calls = 1)
+    public static async Task<SippCallee> StartAsync(string scenario, string target, TimeSpan? timeout = null, int calls = 1, IReadOnlyList<string>? extraArguments = null)
     {
         for (var attempt = 0; ; attempt++)
         {
@@ -42,6 +42,7 @@ internal sealed class SippCallee : IAsyncDisposable
                 MaxCalls = calls,
                 Timeout = timeout ?? TimeSpan.FromSeconds(30),
                 TraceErrors = true,
+                ExtraArguments = extraArguments ?? [],
             });
             var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
             while (!run.Completion.IsCompleted && !SippRunner.IsListening(port) && DateTime.UtcNow < deadline)
